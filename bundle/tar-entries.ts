@@ -34,14 +34,22 @@ async function assertStartsWithTarHeader(file: string): Promise<void> {
   try {
     const block = Buffer.alloc(512);
     const { bytesRead } = await handle.read(block, 0, 512, 0);
-    const header = bytesRead === 512 ? new Header(block) : undefined;
-    if (!header || header.nullBlock || !header.cksumValid) {
+    if (bytesRead !== 512 || !isValidHeader(block)) {
       throw new BundleFormatError(BundleErrorCodes.NOT_TAR, `${file} is not a tar archive`, {
         hint: 'A bundle is an uncompressed tar made by `airlock bundle create`.',
       });
     }
   } finally {
     await handle.close();
+  }
+}
+
+function isValidHeader(block: Buffer): boolean {
+  try {
+    const header = new Header(block);
+    return !header.nullBlock && header.cksumValid;
+  } catch {
+    return false;
   }
 }
 
