@@ -1,0 +1,72 @@
+/**
+ * Typed errors of the enforcer. Every failure carries a stable `code` (part of
+ * the public interface: documented, printed by the CLI, asserted by tests), a
+ * hint saying what to do next, and machine-readable details.
+ * Each layer adds its own subclass and codes below; the base stays shared.
+ */
+
+export interface EnforcerErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class EnforcerError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, options: EnforcerErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? {};
+  }
+}
+
+export const PolicyErrorCodes = {
+  /** The policy is not valid YAML, breaks the schema, or a value is unusable (details.issues has file:line:col and key path of each). */
+  INVALID: 'POLICY_INVALID',
+  /** No built-in profile, file or named policy matches what was asked for. */
+  NOT_FOUND: 'POLICY_NOT_FOUND',
+  /** A host name in an egress rule did not resolve, or no resolver is configured. */
+  UNRESOLVED: 'POLICY_UNRESOLVED',
+} as const;
+
+export type PolicyErrorCode = (typeof PolicyErrorCodes)[keyof typeof PolicyErrorCodes];
+
+export class PolicyError extends EnforcerError {
+  declare readonly code: PolicyErrorCode;
+  constructor(code: PolicyErrorCode, message: string, options: EnforcerErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+export const CgroupErrorCodes = {
+  /** The host lacks a cgroup feature the agent needs (no pids/memory controller, no freezer, unknown layout). */
+  UNSUPPORTED: 'CGROUP_UNSUPPORTED',
+  /** The agent id cannot name a cgroup (empty, too long, slash, dot-dot ...). */
+  INVALID_ID: 'CGROUP_INVALID_ID',
+  /** An agent cgroup with this id already exists. */
+  EXISTS: 'CGROUP_EXISTS',
+  /** No agent cgroup with this id exists. */
+  NOT_FOUND: 'CGROUP_NOT_FOUND',
+  /** Reading or writing a cgroup file failed. */
+  IO: 'CGROUP_IO',
+  /** The cgroup still holds processes when it should be empty. */
+  BUSY: 'CGROUP_BUSY',
+  /** Killing the tree did not empty the cgroup in time. */
+  KILL_TIMEOUT: 'CGROUP_KILL_TIMEOUT',
+  /** Freezing or thawing did not complete in time. */
+  FREEZE_TIMEOUT: 'CGROUP_FREEZE_TIMEOUT',
+} as const;
+
+export type CgroupErrorCode = (typeof CgroupErrorCodes)[keyof typeof CgroupErrorCodes];
+
+export class CgroupError extends EnforcerError {
+  declare readonly code: CgroupErrorCode;
+  constructor(code: CgroupErrorCode, message: string, options: EnforcerErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
