@@ -6,7 +6,6 @@
  * under its name only once complete and flushed.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -17,6 +16,7 @@ import { MANIFEST_NAME, SIGNATURE_NAME } from './paths.js';
 import { encodeSignatureFile, signManifest, type SigningIdentity } from './signatures.js';
 import { BLOCK, END_OF_ARCHIVE, encodeFileHeader, paddedSize, paddingFor } from './tar-format.js';
 import { PositionalWriter } from './positional-writer.js';
+import { readFileChunks } from './file-chunks.js';
 
 export interface CreateOptions {
   signers: SigningIdentity[];
@@ -54,8 +54,7 @@ function metadataBlock(name: string, body: Buffer, mtime: Date): Buffer {
 async function copyHashing(file: ImageFile, writer: PositionalWriter, onBytes: (n: number) => void): Promise<string> {
   const hash = createHash('sha256');
   let seen = 0;
-  const stream = file.size === 0 ? [] : createReadStream(file.source, { start: 0, end: file.size - 1, highWaterMark: 4 << 20 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of readFileChunks(file.source, { length: file.size })) {
     hash.update(chunk);
     seen += chunk.length;
     await writer.write(chunk);

@@ -5,7 +5,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 
-const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
 export class PositionalWriter {
   private readonly inFlight: Array<{ done: Promise<unknown>; bytes: number }> = [];

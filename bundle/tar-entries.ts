@@ -4,12 +4,11 @@
  * entry's body before the next entry is produced; backpressure reaches the
  * file read, so memory stays flat whatever the bundle's size.
  */
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Header, Parser, type ReadEntry } from 'tar';
 import { BundleErrorCodes, BundleFormatError, type BundleError } from './errors.js';
+import { readFileChunks } from './file-chunks.js';
 
-const READ_CHUNK = 1024 * 1024;
 /** pax and GNU long-name headers are held in memory: cap them. */
 const MAX_META_ENTRY = 64 * 1024;
 
@@ -75,7 +74,7 @@ function parserError(code: string, message: string, sawEntry: boolean): BundleEr
  */
 export async function* readTarEntries(file: string, options: TarReadOptions = {}): AsyncGenerator<TarEntry> {
   await assertStartsWithTarHeader(file);
-  const source = createReadStream(file, { highWaterMark: READ_CHUNK });
+  const source = new ParserFeed(file);
   const parser = new Parser({ strict: false, maxMetaEntrySize: MAX_META_ENTRY });
 
   const queue: ReadEntry[] = [];
@@ -92,7 +91,7 @@ export async function* readTarEntries(file: string, options: TarReadOptions = {}
   let onFailure: ((error: BundleError) => void) | undefined;
   const fail = (error: BundleError): void => {
     failure ??= error;
-    source.destroy();
+    source.stop();
     notify();
     onFailure?.(failure);
   };
@@ -101,16 +100,7 @@ export async function* readTarEntries(file: string, options: TarReadOptions = {}
     return failure;
   };
 
-  let bytesRead = 0;
-  source.on('data', (chunk) => {
-    const buffer = chunk as Buffer;
-    bytesRead += buffer.length;
-    options.onBytes?.(bytesRead);
-    if (!parser.write(buffer)) source.pause();
-  });
-  parser.on('drain', () => source.resume());
-  source.on('end', () => parser.end());
-  source.on('error', (cause) =>
+  source.start(parser, options.onBytes, (cause) =>
     fail(new BundleFormatError(BundleErrorCodes.IO, `cannot read ${file}: ${cause.message}`, { cause })),
   );
   parser.on('warn', (code: string, message: string | Error) =>
@@ -130,8 +120,7 @@ export async function* readTarEntries(file: string, options: TarReadOptions = {}
     // Nothing after the end-of-archive marker is read: it is not part of the
     // bundle, and the parser would otherwise buffer it all in memory.
     sawEof = true;
-    source.destroy();
-    parser.end();
+    source.stop();
   });
   parser.on('entry', (entry: ReadEntry) => {
     sawEntry = true;
@@ -169,7 +158,7 @@ export async function* readTarEntries(file: string, options: TarReadOptions = {}
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-    source.destroy();
+    await source.stop();
   }
 }
 
@@ -210,4 +199,43 @@ function pipeEntry(
     entry.on('end', () => settle(watchFailure(undefined)));
     entry.on('error', settle);
   });
+}
+
+/** Pushes a file's chunks into the parser, honouring its backpressure. */
+class ParserFeed {
+  private stopped = false;
+  private resume: (() => void) | undefined;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(private readonly file: string) {}
+
+  start(parser: Parser, onBytes: ((bytes: number) => void) | undefined, onError: (cause: Error) => void): void {
+    this.done = (async () => {
+      let bytesRead = 0;
+      try {
+        for await (const chunk of readFileChunks(this.file)) {
+          if (this.stopped) break;
+          bytesRead += chunk.length;
+          onBytes?.(bytesRead);
+          if (!parser.write(chunk)) {
+            await new Promise<void>((resolve) => {
+              this.resume = resolve;
+              parser.once('drain', resolve);
+            });
+          }
+          if (this.stopped) break;
+        }
+      } catch (cause) {
+        if (!this.stopped) onError(cause as Error);
+      }
+      parser.end();
+    })();
+  }
+
+  /** Stops reading (the parser is then ended) and waits for the file to close. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.resume?.();
+    return this.done;
+  }
 }
