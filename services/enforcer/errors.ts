@@ -46,8 +46,8 @@ export class PolicyError extends EnforcerError {
 export const CgroupErrorCodes = {
   /** The host lacks a cgroup feature the agent needs (no pids/memory controller, no freezer, unknown layout). */
   UNSUPPORTED: 'CGROUP_UNSUPPORTED',
-  /** The agent id cannot name a cgroup (empty, too long, slash, dot-dot ...). */
-  INVALID_ID: 'CGROUP_INVALID_ID',
+  /** An agent id, parent path, budget or pid that cannot be used (empty, slash, dot-dot, not a positive integer ...). */
+  INVALID_ARGUMENT: 'CGROUP_INVALID_ARGUMENT',
   /** An agent cgroup with this id already exists. */
   EXISTS: 'CGROUP_EXISTS',
   /** No agent cgroup with this id exists. */
@@ -67,6 +67,33 @@ export type CgroupErrorCode = (typeof CgroupErrorCodes)[keyof typeof CgroupError
 export class CgroupError extends EnforcerError {
   declare readonly code: CgroupErrorCode;
   constructor(code: CgroupErrorCode, message: string, options: EnforcerErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+export const LaunchErrorCodes = {
+  /** The host lacks a layer the policy needs (Landlock ABI too low or off, no seccomp, exec gate unusable): the agent does not run. */
+  LAYER_UNAVAILABLE: 'ENFORCER_LAYER_UNAVAILABLE',
+  /** A granted path is, contains or lies inside a protected root (cgroupfs, the appliance's own files). */
+  PROTECTED_PATH: 'ENFORCER_PROTECTED_PATH',
+  /** The launcher binary (airlock-launch) is missing or not executable. */
+  LAUNCHER_NOT_FOUND: 'ENFORCER_LAUNCHER_NOT_FOUND',
+  /** The program to run was not found, or is a script whose interpreter cannot be used. */
+  PROGRAM_NOT_FOUND: 'ENFORCER_PROGRAM_NOT_FOUND',
+  /** A launch fact cannot be used (relative path, NUL byte, bad uid, unknown option). */
+  SPEC_INVALID: 'ENFORCER_SPEC_INVALID',
+  /** The launcher stopped before exec (details.stage, details.exitCode, details.reason); nothing ran. */
+  LAUNCH_FAILED: 'ENFORCER_LAUNCH_FAILED',
+  /** The generated seccomp program is unusable (a generator bug). */
+  SECCOMP_PROGRAM_INVALID: 'ENFORCER_SECCOMP_PROGRAM_INVALID',
+} as const;
+
+export type LaunchErrorCode = (typeof LaunchErrorCodes)[keyof typeof LaunchErrorCodes];
+
+/** Landlock, seccomp and the launcher: the layers applied in the agent's own process before it runs. */
+export class LaunchError extends EnforcerError {
+  declare readonly code: LaunchErrorCode;
+  constructor(code: LaunchErrorCode, message: string, options: EnforcerErrorOptions = {}) {
     super(code, message, options);
   }
 }
