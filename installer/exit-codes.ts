@@ -22,6 +22,18 @@ export const ExitCode = {
   ENVIRONMENT: 4,
   /** Input on the build side is unusable: image recipe, keys. */
   INPUT: 5,
+  /** The appliance is not in a state that allows this: not installed, already installed, no previous release. */
+  LIFECYCLE_STATE: 20,
+  /** Refused: the bundle's sequence is not above the installed high-water mark (anti-rollback). */
+  DOWNGRADE: 21,
+  /** A service did not become healthy; the previous release (or nothing) was restored. */
+  HEALTH_FAILED: 22,
+  /** The command must run as root. */
+  NEEDS_ROOT: 23,
+  /** Another lifecycle command is running on the same prefix. */
+  LOCKED: 24,
+  /** `airlock doctor` found at least one failing check. */
+  CHECKS_FAILED: 25,
 } as const;
 
 export function exitCodeFor(error: unknown): number {
