@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "commands.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agents.h"
+#include "events.h"
+#include "json.h"
+
+static const struct kaudit *kaudit;
+
+void commands_init(const struct kaudit *k)
+{
+	kaudit = k;
+}
+
+static void reply_error(struct jw *w, const struct al_status *st)
+{
+	jw_bool(w, "ok", false);
+	jw_str(w, "code", st->code ? st->code : ST_BAD_REQUEST);
+	jw_str(w, "error", st->msg);
+	jw_end(w);
+}
+
+static bool need_str(const struct jval *req, const char *key, const char **out,
+		     struct al_status *st)
+{
+	if (json_str(req, key, out))
+		return true;
+	st_fail(st, ST_BAD_REQUEST, "\"%s\" must be a string", key);
+	return false;
+}
+
+static void handle(const struct jval *req, struct jw *w)
+{
+	struct al_status st = {};
+	const char *cmd, *id, *cgroup;
+	long long pid;
+
+	if (!need_str(req, "cmd", &cmd, &st))
+		return reply_error(w, &st);
+	if (strcmp(cmd, "ping") == 0) {
+		jw_bool(w, "ok", true);
+		jw_int(w, "agents", agents_count());
+		jw_int(w, "tracked", agents_tracked_count());
+		jw_int(w, "lost", (long long)events_lost_total());
+		jw_bool(w, "openAudit", agents_open_audit());
+		jw_str(w, "kaudit", kaudit_mode_name(kaudit->mode));
+		return jw_end(w);
+	}
+	if (strcmp(cmd, "add-agent") == 0) {
+		struct al_agent_rec *a;
+		char cgid[24];
+
+		if (!need_str(req, "id", &id, &st) || !need_str(req, "cgroup", &cgroup, &st) ||
+		    agent_add(id, cgroup, json_get(req, "policy"), &a, &st))
+			return reply_error(w, &st);
+		jw_bool(w, "ok", true);
+		jw_int(w, "agent", a->cfg.agent);
+		/* 64 bits do not fit a JSON number exactly */
+		snprintf(cgid, sizeof(cgid), "%" PRIu64, (uint64_t)a->cgroup_id);
+		jw_str(w, "cgroupId", cgid);
+		return jw_end(w);
+	}
+	if (strcmp(cmd, "update-policy") == 0) {
+		if (!need_str(req, "id", &id, &st) || agent_update(id, json_get(req, "policy"), &st))
+			return reply_error(w, &st);
+	} else if (strcmp(cmd, "track-pid") == 0) {
+		if (!need_str(req, "id", &id, &st))
+			return reply_error(w, &st);
+		if (!json_int(req, "pid", 1, 0x7fffffff, &pid)) {
+			st_fail(&st, ST_BAD_REQUEST, "\"pid\" must be a positive integer");
+			return reply_error(w, &st);
+		}
+		if (agent_track(id, (int)pid, &st))
+			return reply_error(w, &st);
+	} else if (strcmp(cmd, "remove-agent") == 0) {
+		if (!need_str(req, "id", &id, &st) || agent_remove(id, &st))
+			return reply_error(w, &st);
+	} else {
+		st_fail(&st, ST_UNKNOWN_CMD, "unknown command \"%s\"", cmd);
+		return reply_error(w, &st);
+	}
+	jw_bool(w, "ok", true);
+	jw_end(w);
+}
+
+void commands_handle(const char *line)
+{
+	char err[160];
+	struct jval *req = json_parse(line, err, sizeof(err));
+	const struct jval *seq;
+	struct jw w;
+
+	jw_begin(&w);
+	if (!req || req->type != J_OBJ) {
+		struct al_status st = { .code = ST_BAD_JSON };
+
+		snprintf(st.msg, sizeof(st.msg), "%s", req ? "a request must be a JSON object" : err);
+		jw_null(&w, "seq");
+		reply_error(&w, &st);
+		json_free(req);
+		return;
+	}
+	seq = json_get(req, "seq");
+	if (seq && seq->type == J_NUM)
+		jw_int(&w, "seq", (long long)seq->num);
+	else
+		jw_null(&w, "seq");
+	handle(req, &w);
+	json_free(req);
+}
+
+void commands_reject_long_line(void)
+{
+	struct al_status st = { .code = ST_LINE_TOO_LONG };
+	struct jw w;
+
+	snprintf(st.msg, sizeof(st.msg), "request line too long");
+	jw_begin(&w);
+	jw_null(&w, "seq");
+	reply_error(&w, &st);
+}

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "kaudit.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <sys/socket.h>
+
+#include "agents.h"
+#include "json.h"
+
+#ifndef AUDIT_LANDLOCK_ACCESS
+#define AUDIT_LANDLOCK_ACCESS 1423
+#define AUDIT_LANDLOCK_DOMAIN 1424
+#endif
+#ifndef SECCOMP_RET_LOG
+#define SECCOMP_RET_LOG 0x7ffc0000U
+#endif
+
+#define RECORD_MAX 8970 /* MAX_AUDIT_MESSAGE_LENGTH */
+#define DOMAINS 1024
+#define PENDING 64
+
+static unsigned seq;
+
+static struct { unsigned long long id; __u32 agent; int creator; } domains[DOMAINS];
+static unsigned domains_next;
+
+static struct {
+	bool used;
+	unsigned long long domain;
+	unsigned long long mono_ns; /* when the denial happened */
+	unsigned age;               /* expiry ticks seen */
+	char text[RECORD_MAX];
+} pending[PENDING];
+
+const char *kaudit_mode_name(enum kaudit_mode m)
+{
+	return m == KAUDIT_DAEMON ? "daemon" : m == KAUDIT_MULTICAST ? "multicast" : "off";
+}
+
+static unsigned long long clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Sends one request and waits for its answer: the acknowledgement, or for
+ * AUDIT_GET the status (sent from a kernel thread, so it may come after the
+ * acknowledgement: GET is sent without NLM_F_ACK).
+ */
+static int request(int fd, __u16 type, const void *data, size_t len, struct audit_status *reply)
+{
+	char buf[RECORD_MAX + NLMSG_HDRLEN] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	__u32 my_seq = ++seq;
+
+	if (NLMSG_SPACE(len) > sizeof(buf))
+		return -EINVAL;
+	memset(buf, 0, NLMSG_SPACE(len));
+	h->nlmsg_len = NLMSG_LENGTH(len);
+	h->nlmsg_type = type;
+	h->nlmsg_flags = NLM_F_REQUEST | (type == AUDIT_GET ? 0 : NLM_F_ACK);
+	h->nlmsg_seq = my_seq;
+	if (len)
+		memcpy(NLMSG_DATA(h), data, len);
+	if (sendto(fd, buf, h->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 2000) <= 0)
+			return -ETIMEDOUT;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != my_seq)
+				continue; /* a record, not our answer */
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+
+				if (err || type != AUDIT_GET)
+					return err;
+			} else if (h->nlmsg_type == AUDIT_GET && type == AUDIT_GET) {
+				memcpy(reply, NLMSG_DATA(h), sizeof(*reply));
+				return 0;
+			}
+		}
+	}
+}
+
+static int set_status(int fd, __u32 mask, __u32 value)
+{
+	struct audit_status s = { .mask = mask };
+
+	if (mask == AUDIT_STATUS_ENABLED)
+		s.enabled = value;
+	else if (mask == AUDIT_STATUS_PID)
+		s.pid = value;
+	else if (mask == AUDIT_STATUS_BACKLOG_LIMIT)
+		s.backlog_limit = value;
+	return request(fd, AUDIT_SET, &s, sizeof(s), NULL);
+}
+
+/* `-a task,never`: no audit context (and no per-syscall cost) for new processes. */
+static int add_task_never_rule(int fd)
+{
+	struct audit_rule_data r;
+
+	memset(&r, 0, sizeof(r));
+	r.flags = AUDIT_FILTER_TASK;
+	r.action = AUDIT_NEVER;
+	for (int i = 0; i < AUDIT_BITMASK_SIZE; i++)
+		r.mask[i] = ~0U;
+	return request(fd, AUDIT_ADD_RULE, &r, sizeof(r), NULL);
+}
+
+static void become_listener(struct kaudit *k, const char *why)
+{
+	int group = AUDIT_NLGRP_READLOG;
+
+	if (setsockopt(k->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) == 0) {
+		k->mode = KAUDIT_MULTICAST;
+		snprintf(k->why, sizeof(k->why), "%s", why);
+	} else {
+		k->mode = KAUDIT_OFF;
+		snprintf(k->why, sizeof(k->why), "%s; joining the audit read-log group: %s", why,
+			 strerror(errno));
+	}
+}
+
+void kaudit_open(struct kaudit *k)
+{
+	struct audit_status st = {};
+	int size = 4 << 20, err;
+
+	memset(k, 0, sizeof(*k));
+	k->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT);
+	if (k->fd < 0) {
+		snprintf(k->why, sizeof(k->why), "no audit netlink socket: %s", strerror(errno));
+		return;
+	}
+	/* a burst of denials must not overflow the socket before we read it */
+	setsockopt(k->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	err = request(k->fd, AUDIT_GET, NULL, 0, &st);
+	if (err) {
+		snprintf(k->why, sizeof(k->why), "reading the audit status: %s", strerror(-err));
+		close(k->fd);
+		k->fd = -1;
+		return;
+	}
+	k->enabled = st.enabled != 0;
+	if (st.pid && kill(st.pid, 0) == 0) {
+		become_listener(k, "an audit daemon runs: listening only");
+		return;
+	}
+	err = set_status(k->fd, AUDIT_STATUS_PID, getpid());
+	if (err) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "registering as audit daemon: %s", strerror(-err));
+		become_listener(k, why);
+		return;
+	}
+	k->mode = KAUDIT_DAEMON;
+	snprintf(k->why, sizeof(k->why), "no audit daemon: records come to the loader");
+	if (!st.enabled) {
+		k->set_enabled = set_status(k->fd, AUDIT_STATUS_ENABLED, 1) == 0;
+		k->enabled = k->set_enabled;
+		if (k->set_enabled)
+			add_task_never_rule(k->fd); /* EEXIST: already there */
+	}
+	if (st.backlog_limit < 8192 && set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, 8192) == 0) {
+		k->set_backlog = true;
+		k->old_backlog = st.backlog_limit;
+	}
+}
+
+int kaudit_status(bool *enabled, int *daemon_pid)
+{
+	struct audit_status st = {};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT), err;
+
+	if (fd < 0)
+		return -errno;
+	err = request(fd, AUDIT_GET, NULL, 0, &st);
+	close(fd);
+	*enabled = st.enabled != 0;
+	*daemon_pid = st.pid;
+	return err;
+}
+
+void kaudit_close(struct kaudit *k)
+{
+	if (k->fd < 0)
+		return;
+	if (k->mode == KAUDIT_DAEMON) {
+		/*
+		 * The task,never rule stays: the kernel remembers that audit was
+		 * once enabled, and without the rule every process forked from now
+		 * on would take the audit slow path on each syscall. (auditd
+		 * starts by deleting all rules, so it does not get in its way.)
+		 */
+		if (k->set_enabled)
+			set_status(k->fd, AUDIT_STATUS_ENABLED, 0);
+		if (k->set_backlog)
+			set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, k->old_backlog);
+		set_status(k->fd, AUDIT_STATUS_PID, 0);
+	}
+	close(k->fd);
+	k->fd = -1;
+	k->mode = KAUDIT_OFF;
+}
+
+/* Copies the value of `name=` (a word, or a "quoted" string without its quotes). */
+static bool field(const char *text, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+	const char *p = text;
+
+	while ((p = strstr(p, name))) {
+		if ((p == text || p[-1] == ' ') && p[n] == '=') {
+			const char *v = p + n + 1, *end;
+
+			if (*v == '"')
+				end = strchr(++v, '"');
+			else
+				end = v + strcspn(v, " ");
+			if (!end)
+				end = v + strlen(v);
+			if ((size_t)(end - v) >= outlen)
+				return false;
+			memcpy(out, v, end - v);
+			out[end - v] = 0;
+			return true;
+		}
+		p += n;
+	}
+	return false;
+}
+
+static long long field_int(const char *text, const char *name, int base)
+{
+	char v[32], *end;
+	long long n;
+
+	if (!field(text, name, v, sizeof(v)))
+		return -1;
+	n = strtoll(v, &end, base);
+	return *end ? -1 : n;
+}
+
+/* "audit(1795613974.621:16): ..." → CLOCK_MONOTONIC estimate of that moment */
+static unsigned long long record_mono_ns(const char *text)
+{
+	unsigned long long sec, ms, now_real = clock_ns(CLOCK_REALTIME), when;
+
+	if (sscanf(text, "audit(%llu.%llu:", &sec, &ms) != 2)
+		return 0;
+	when = sec * 1000000000ULL + ms * 1000000ULL;
+	if (when > now_real)
+		when = now_real;
+	return clock_ns(CLOCK_MONOTONIC) - (now_real - when);
+}
+
+static void report(struct al_agent_rec *a, const char *kind, int type, const char *pid_key, int pid,
+		   bool denied, const char *text, unsigned long long mono_ns)
+{
+	struct jw w;
+
+	jw_begin(&w);
+	jw_str(&w, "event", "kaudit");
+	jw_str(&w, "kind", kind);
+	jw_int(&w, "type", type);
+	jw_str(&w, "id", a->id);
+	jw_int(&w, pid_key, pid);
+	jw_bool(&w, "denied", denied);
+	jw_str(&w, "record", text);
+	jw_end(&w);
+	if (denied && (a->cfg.flags & AL_AGENT_KILL))
+		agent_kill(a, kind, pid, mono_ns, false);
+}
+
+static struct al_agent_rec *domain_agent(unsigned long long id, int *creator)
+{
+	for (unsigned i = 0; i < DOMAINS; i++)
+		if (domains[i].agent && domains[i].id == id) {
+			*creator = domains[i].creator;
+			return agent_by_no(domains[i].agent);
+		}
+	return NULL;
+}
+
+static void on_landlock_access(const char *text)
+{
+	unsigned long long domain = (unsigned long long)field_int(text, "domain", 16);
+	int creator = 0;
+	struct al_agent_rec *a = domain_agent(domain, &creator);
+
+	if (a) {
+		report(a, "landlock", AUDIT_LANDLOCK_ACCESS, "domainPid", creator, true, text,
+		       record_mono_ns(text));
+		return;
+	}
+	/* the domain record naming its creator comes right after the first denial */
+	for (int i = 0; i < PENDING; i++)
+		if (!pending[i].used) {
+			pending[i].used = true;
+			pending[i].domain = domain;
+			pending[i].mono_ns = record_mono_ns(text);
+			pending[i].age = 0;
+			snprintf(pending[i].text, sizeof(pending[i].text), "%s", text);
+			return;
+		}
+}
+
+static void on_landlock_domain(const char *text)
+{
+	unsigned long long domain = (unsigned long long)field_int(text, "domain", 16);
+	char status[32];
+	struct al_agent_rec *a;
+	int pid;
+
+	if (!field(text, "status", status, sizeof(status)))
+		return;
+	if (strcmp(status, "deallocated") == 0) {
+		for (unsigned i = 0; i < DOMAINS; i++)
+			if (domains[i].id == domain)
+				domains[i].agent = 0;
+		return;
+	}
+	if (strcmp(status, "allocated") != 0)
+		return;
+	pid = field_int(text, "pid", 10);
+	a = agent_of_pid(pid);
+	if (!a)
+		return;
+	domains[domains_next % DOMAINS].id = domain;
+	domains[domains_next % DOMAINS].agent = a->cfg.agent;
+	domains[domains_next % DOMAINS].creator = pid;
+	domains_next++;
+	for (int i = 0; i < PENDING; i++)
+		if (pending[i].used && pending[i].domain == domain) {
+			pending[i].used = false;
+			report(a, "landlock", AUDIT_LANDLOCK_ACCESS, "domainPid", pid, true,
+			       pending[i].text, pending[i].mono_ns);
+		}
+}
+
+static void on_seccomp(const char *text)
+{
+	int pid = field_int(text, "pid", 10);
+	long long code = field_int(text, "code", 16);
+	struct al_agent_rec *a = agent_of_pid(pid);
+	__u32 action = (__u32)code & SECCOMP_RET_ACTION_FULL;
+
+	if (!a || code < 0)
+		return;
+	report(a, "seccomp", AUDIT_SECCOMP, "pid", pid,
+	       action != SECCOMP_RET_ALLOW && action != SECCOMP_RET_LOG, text, record_mono_ns(text));
+}
+
+void kaudit_read(struct kaudit *k, struct ring_buffer *rb)
+{
+	char buf[RECORD_MAX * 2] __attribute__((aligned(NLMSG_ALIGNTO)));
+	bool drained = false;
+
+	if (k->fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		struct nlmsghdr *h;
+
+		if (n <= 0)
+			return;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			char text[RECORD_MAX];
+			size_t len = h->nlmsg_len - NLMSG_HDRLEN;
+
+			if (h->nlmsg_type != AUDIT_LANDLOCK_ACCESS &&
+			    h->nlmsg_type != AUDIT_LANDLOCK_DOMAIN && h->nlmsg_type != AUDIT_SECCOMP)
+				continue;
+			if (!drained) {
+				/* exits of tracked processes must be known before attributing */
+				ring_buffer__consume(rb);
+				drained = true;
+			}
+			if (len >= sizeof(text))
+				len = sizeof(text) - 1;
+			memcpy(text, NLMSG_DATA(h), len);
+			text[len] = 0;
+			if (h->nlmsg_type == AUDIT_LANDLOCK_ACCESS)
+				on_landlock_access(text);
+			else if (h->nlmsg_type == AUDIT_LANDLOCK_DOMAIN)
+				on_landlock_domain(text);
+			else
+				on_seccomp(text);
+		}
+	}
+}
+
+void kaudit_expire(struct kaudit *k)
+{
+	/* two timer ticks without a domain record: not one of our agents */
+	for (int i = 0; i < PENDING; i++)
+		if (pending[i].used && ++pending[i].age > 2)
+			pending[i].used = false;
+}
