@@ -73,7 +73,6 @@ function parseTarget(t: string, whole: string): EgressTarget {
   if (name.length > 253 || !name.split('.').every((l) => HOST_LABEL.test(l))) {
     throw new ValueError(`"${whole}" is not a valid host name, IP address or CIDR (host names are ASCII letters, digits and "-"; use punycode for others)`);
   }
-  if (/^[0-9.]+$/.test(name)) throw new ValueError(`"${whole}" is not a valid IPv4 address`);
   return { kind: 'host', name };
 }
 
