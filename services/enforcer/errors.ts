@@ -97,3 +97,45 @@ export class LaunchError extends EnforcerError {
     super(code, message, options);
   }
 }
+
+export const BpfErrorCodes = {
+  /** The loader binary (bpf/build/airlock-bpf) is not there: the BPF layer was not built. */
+  LOADER_MISSING: 'BPF_LOADER_MISSING',
+  /** The loader could not load its programs, or exited before it was ready (details.stderr). */
+  LOADER_FAILED: 'BPF_LOADER_FAILED',
+  /** The loader exited while running: agents are no longer audited, and their network is frozen as it was. */
+  LOADER_EXITED: 'BPF_LOADER_EXITED',
+  /** The loader did not answer a request in time. */
+  TIMEOUT: 'BPF_TIMEOUT',
+  /** The loader did not understand a request (a client bug: BAD_JSON, BAD_REQUEST, UNKNOWN_COMMAND, LINE_TOO_LONG). */
+  PROTOCOL: 'BPF_PROTOCOL',
+  /** An agent with this id, or on this cgroup, is registered already. */
+  AGENT_EXISTS: 'BPF_AGENT_EXISTS',
+  /** No agent with this id is registered. */
+  AGENT_NOT_FOUND: 'BPF_AGENT_NOT_FOUND',
+  /** The loader serves its maximum number of agents. */
+  TOO_MANY_AGENTS: 'BPF_TOO_MANY_AGENTS',
+  /** The egress tables of the policy do not fit the kernel maps (too many prefixes or rules on one prefix). */
+  POLICY_TOO_LARGE: 'BPF_POLICY_TOO_LARGE',
+  /** The agent's cgroup directory is missing or not on a cgroup v2 hierarchy. */
+  CGROUP: 'BPF_CGROUP',
+  /** The kernel refused to attach a program. */
+  ATTACH: 'BPF_ATTACH',
+  /** The process to track does not exist. */
+  PID: 'BPF_PID',
+  /** A kernel map operation failed. */
+  KERNEL: 'BPF_KERNEL',
+  /** A ring buffer record is shorter than its type requires or has an unknown op. */
+  EVENT_MALFORMED: 'BPF_EVENT_MALFORMED',
+  /** `airlock-bpf --probe` could not run or printed something unreadable. */
+  PROBE_FAILED: 'BPF_PROBE_FAILED',
+} as const;
+
+export type BpfErrorCode = (typeof BpfErrorCodes)[keyof typeof BpfErrorCodes];
+
+export class BpfError extends EnforcerError {
+  declare readonly code: BpfErrorCode;
+  constructor(code: BpfErrorCode, message: string, options: EnforcerErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
