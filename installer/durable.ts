@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { tempPathFor } from './layout.js';
-import { crashPoint } from './test-hooks.js';
+import { faultPoint } from './test-hooks.js';
 
 export async function syncFolder(path: string): Promise<void> {
   const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -37,7 +37,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     } finally {
       await handle.close();
     }
-    crashPoint('atomic-write:before-rename');
+    faultPoint('atomic-write:before-rename');
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
@@ -54,7 +54,7 @@ export async function writeJsonAtomic(path: string, value: unknown, options: Wri
 export async function switchSymlink(link: string, target: string): Promise<void> {
   const temp = tempPathFor(link);
   await symlink(target, temp);
-  crashPoint('symlink:before-rename');
+  faultPoint('symlink:before-rename');
   try {
     await rename(temp, link);
   } catch (error) {

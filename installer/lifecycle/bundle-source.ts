@@ -15,7 +15,7 @@ import {
 } from '../../bundle/index.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { Layout } from '../layout.js';
-import { crashPoint } from '../test-hooks.js';
+import { faultPoint } from '../test-hooks.js';
 
 /** Thrown from onHeader to stop readBundle once the metadata is verified. */
 class HeaderRead extends Error {}
@@ -58,7 +58,7 @@ export async function extractRelease(file: string, layout: Layout, options: Extr
       to: layout.release(expected.manifest.version),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onHeader: (header) => {
-        crashPoint('extract:header');
+        faultPoint('extract:header');
         if (header.manifestSha256 !== expected.manifestSha256) {
           throw new InstallError(InstallErrorCodes.BUNDLE_CHANGED, `${file} changed while it was being installed`, {
             hint: 'Make sure nothing writes to the bundle file, then run the command again.',

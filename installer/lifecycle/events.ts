@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { appendLineDurably } from '../durable.js';
 import type { Layout } from '../layout.js';
-import { crashPoint } from '../test-hooks.js';
+import { faultPoint } from '../test-hooks.js';
 import type { Failure, ReleaseRef } from './journal.js';
 
 export type EventName =
@@ -58,6 +58,6 @@ export async function recordEvent(layout: Layout, event: Omit<LifecycleEvent, 'a
   }
   const full: LifecycleEvent = { at: new Date().toISOString(), ...event };
   await appendLineDurably(layout.events, JSON.stringify(full));
-  crashPoint('event:recorded');
+  faultPoint('event:recorded');
   return full;
 }

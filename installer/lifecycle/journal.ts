@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { readJsonIfExists, removeDurably, writeJsonAtomic } from '../durable.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { Layout } from '../layout.js';
-import { crashPoint } from '../test-hooks.js';
+import { faultPoint } from '../test-hooks.js';
 
 /** In order. A crash before `healthy` is undone; from `healthy` on it is committed. */
 export const STEPS = ['intent', 'extracted', 'migrated', 'stopped', 'switched', 'started', 'healthy'] as const;
@@ -81,7 +81,7 @@ export function newJournal(fields: Pick<Journal, 'op' | 'from' | 'previousBefore
 export async function writeJournal(layout: Layout, journal: Journal): Promise<void> {
   journal.updatedAt = new Date().toISOString();
   await writeJsonAtomic(layout.journal, journal);
-  crashPoint(`${journal.op}:${journal.failure ? 'failure' : journal.step}`);
+  faultPoint(`${journal.op}:${journal.failure ? 'failure' : journal.step}`);
 }
 
 /** Records that `step` is done. */

@@ -5,6 +5,7 @@
  * after a crash simply runs them again.
  */
 import { mkdir } from 'node:fs/promises';
+import { BundleError } from '../../bundle/index.js';
 import { readConfig } from '../config.js';
 import { removeDurably } from '../durable.js';
 import { InstallError, InstallErrorCodes, ioError } from '../errors.js';
@@ -12,7 +13,7 @@ import type { Layout } from '../layout.js';
 import { firstFailure, waitHealthy, type HealthReport } from '../supervisor/health.js';
 import { loadServiceSpecs, resolveServices, type ResolvedService } from '../supervisor/services.js';
 import { liveSupervisor } from '../supervisor/state.js';
-import { crashPoint } from '../test-hooks.js';
+import { faultPoint } from '../test-hooks.js';
 import type { LifecycleContext } from './context.js';
 import { recordEvent, type EventName } from './events.js';
 import { advance, clearJournal, writeJournal, type Failure, type Journal } from './journal.js';
@@ -53,7 +54,7 @@ export function healthFailed(version: string, report: HealthReport): InstallErro
 export async function commit(ctx: LifecycleContext, journal: Journal, event: EventName): Promise<void> {
   const { layout } = ctx;
   if (journal.op !== 'rollback') await raiseHighWater(layout, journal.to);
-  crashPoint('commit:high-water');
+  faultPoint('commit:high-water');
   await recordEvent(layout, {
     event,
     journal: journal.id,
@@ -62,7 +63,7 @@ export async function commit(ctx: LifecycleContext, journal: Journal, event: Eve
     ...(event === 'recovered' ? { interrupted: { op: journal.op, step: journal.step }, outcome: 'rolled-forward' as const } : {}),
   });
   await clearJournal(layout);
-  crashPoint('commit:journal-cleared');
+  faultPoint('commit:journal-cleared');
   await sweep(layout);
 }
 
@@ -80,10 +81,10 @@ export async function undo(ctx: LifecycleContext, journal: Journal, failure: Fai
   const live = await liveSupervisor(layout);
   const untouched = live?.state === 'running' && journal.from !== null && live.version === journal.from.version;
   if (live && !untouched) await ctx.control.stop();
-  crashPoint('undo:stopped');
+  faultPoint('undo:stopped');
   await setLink(layout, 'current', journal.from);
   await setLink(layout, 'previous', journal.previousBefore);
-  crashPoint('undo:switched');
+  faultPoint('undo:switched');
   if (journal.extracts) {
     await removeDurably(layout.release(journal.to.version));
     await removeDurably(layout.releaseRecord(journal.to.version));
@@ -101,7 +102,7 @@ export async function undo(ctx: LifecycleContext, journal: Journal, failure: Fai
     ...(event === 'recovered' ? { interrupted: { op: journal.op, step: journal.step }, outcome: 'rolled-back' as const } : {}),
   });
   await clearJournal(layout);
-  crashPoint('undo:journal-cleared');
+  faultPoint('undo:journal-cleared');
 }
 
 function failureOf(error: unknown): Failure {
@@ -124,11 +125,15 @@ export async function abandon(ctx: LifecycleContext, journal: Journal, thrown: u
   try {
     await undo(ctx, journal, failure, `${journal.op}-failed`);
   } catch (undoError) {
-    return new InstallError(
-      error instanceof InstallError ? error.code : InstallErrorCodes.IO,
-      `${error.message}; undoing it failed too: ${(undoError as Error).message}`,
-      { cause: error, hint: 'Fix the cause (often disk space), then run `airlock up`: it finishes the rollback.', details: { failure } },
-    );
+    // Typically the disk is still full. The old release was not touched before the failure
+    // or is restored by `airlock up`; keep the original code, say what is left to do.
+    const why = `${error.message}; undoing the ${journal.op} failed too: ${(undoError as Error).message}`;
+    const options = { cause: error, hint: 'Fix the cause (often disk space), then run `airlock up`: it finishes the undo.', details: { failure } };
+    if (error instanceof InstallError || error instanceof BundleError) {
+      const Same = error.constructor as new (code: string, message: string, opts: typeof options) => Error;
+      return new Same(error.code, why, options);
+    }
+    return new InstallError(InstallErrorCodes.IO, why, options);
   }
   let restored: HealthReport | undefined;
   if (journal.from) {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import { APPLIANCE_ENV, type Layout } from '../layout.js';
 import { findMarked, isAlive, readPidFile, signalGroup, signalProcess, waitGone, type ProcessId } from './processes.js';
+import { faultPoint } from '../test-hooks.js';
 import { liveSupervisor } from './state.js';
 
 /** How to run airlock itself: the supervisor is `airlock supervise`. */
@@ -56,6 +57,7 @@ export async function startDetached(layout: Layout, runtime: Runtime): Promise<v
     closeSync(out);
   }
   child.unref();
+  faultPoint('start:spawned');
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
   const deadline = Date.now() + START_MS;
@@ -94,6 +96,7 @@ export async function stopAll(layout: Layout): Promise<StopResult> {
   const wasRunning = supervisor !== undefined && (await isAlive(supervisor));
   if (wasRunning) {
     signalProcess(supervisor.pid, 'SIGTERM');
+    faultPoint('stop:signalled');
     if ((await waitGone([supervisor], SUPERVISOR_STOP_MS)).length > 0) {
       signalProcess(supervisor.pid, 'SIGKILL');
       await waitGone([supervisor], STRAY_GRACE_MS);
