@@ -134,6 +134,13 @@ describe('the policy language', () => {
     await expect(compilePolicy(PROFILE_SOURCES.sandbox.replace('agent_policy:', 'agent_policy:\n  name: s'), { ...o, workspace: '/opt/airlock/var/ws' })).rejects.toMatchObject({ code: 'POLICY_INVALID' });
   });
 
+  it('refuses a resolver that is not an address and port', async () => {
+    for (const resolver of [{ address: 'dns.local' }, { address: '10.0.0.53', port: 0 }, { address: '10.0.0.53', port: 70000 }]) {
+      await expect(compile('  name: x\n', { resolver })).rejects.toMatchObject({ code: 'POLICY_INVALID', message: expect.stringContaining('cannot be used') });
+    }
+    expect((await compile('  network:\n    dns: true\n', { resolver: { address: '::ffff:10.0.0.53', port: 5353 } })).network.resolver).toEqual({ address: '10.0.0.53', port: 5353 });
+  });
+
   it('compiles the same text to the same policy', async () => {
     const text = 'agent_policy:\n  network:\n    allow_egress: ["10.0.0.1", "::1"]\n';
     expect(await compilePolicy(text)).toEqual(await compilePolicy(text));

@@ -244,24 +244,10 @@ function assertLoopback(p: { family: 4 | 6; bytes: Uint8Array; prefix: number },
 const FIXED_HOSTS: Record<string, string[]> = { localhost: ['127.0.0.1', '::1'] };
 
 export async function resolvePolicy(prepared: PreparedPolicy, options: ResolveOptions = {}): Promise<ResolvedPolicy> {
-  const entries = [...prepared.network.allow, ...prepared.network.deny];
-  const hosts = [...new Set(entries.flatMap((e) => (e.target.kind === 'host' ? [e.target.name] : [])))];
-  const resolve = options.resolve ?? (options.resolver ? createDnsResolver(options.resolver) : undefined);
-  const answers = new Map<string, ResolvedHost | Error>();
-  await Promise.all(
-    hosts.map(async (host) => {
-      const fixed = FIXED_HOSTS[host];
-      if (fixed) return answers.set(host, { addresses: fixed });
-      if (!resolve) return answers.set(host, new Error('no DNS resolver is configured'));
-      try {
-        const r = await resolve(host);
-        const addresses = r.addresses.map((a) => formatIp(parsePrefix(a)));
-        answers.set(host, addresses.length === 0 ? new Error('has no A or AAAA record') : { ...r, addresses });
-      } catch (e) {
-        answers.set(host, e instanceof Error ? e : new Error(String(e)));
-      }
-    }),
-  );
+  const resolver = checkedResolver(options.resolver);
+  const resolve = options.resolve ?? (resolver ? createDnsResolver(resolver) : undefined);
+  const hosts = [...prepared.network.allow, ...prepared.network.deny].flatMap((e) => (e.target.kind === 'host' ? [e.target.name] : []));
+  const answers = await resolveHosts(new Set(hosts), resolve);
 
   const unresolved: PolicyIssue[] = [];
   const outside: PolicyIssue[] = [];
@@ -274,6 +260,7 @@ export async function resolvePolicy(prepared: PreparedPolicy, options: ResolveOp
         continue;
       }
       for (const r of expandEgress(e, answer.addresses)) {
+        // A name can only be checked against the profile's ceiling once it has addresses.
         if (isAllow && e.target.kind === 'host' && prepared.network.ceiling === 'loopback') {
           try {
             assertLoopback({ ...parseIp(r.address)!, prefix: r.prefix }, e.text, prepared.extends);
@@ -294,20 +281,40 @@ export async function resolvePolicy(prepared: PreparedPolicy, options: ResolveOp
 
   const ttls = [...answers.values()].flatMap((a) => (a instanceof Error || a.ttlSeconds === undefined ? [] : [a.ttlSeconds]));
   const { network, ...rest } = prepared;
-  const resolverIp = options.resolver && parseIp(options.resolver.address);
-  if (options.resolver && !resolverIp) {
-    throw new PolicyError(PolicyErrorCodes.INVALID, `the DNS resolver address "${options.resolver.address}" is not an IP address`, {
-      hint: 'Configure the resolver as an IPv4 or IPv6 address.',
-    });
-  }
   const policy: CompiledPolicy = {
     ...rest,
-    network: {
-      allow,
-      deny,
-      loopback: network.loopback,
-      ...(network.dns && resolverIp ? { resolver: { address: formatIp(resolverIp), port: options.resolver!.port ?? 53 } } : {}),
-    },
+    network: { allow, deny, loopback: network.loopback, ...(network.dns && resolver ? { resolver } : {}) },
   };
   return { policy, ...(ttls.length > 0 ? { ttlSeconds: Math.min(...ttls) } : {}) };
+}
+
+function checkedResolver(server: DnsServer | undefined): { address: string; port: number } | undefined {
+  if (!server) return undefined;
+  const ip = parseIp(server.address);
+  const port = server.port ?? 53;
+  if (!ip || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new PolicyError(PolicyErrorCodes.INVALID, `the DNS resolver "${server.address}" port ${port} cannot be used`, {
+      hint: 'Configure the resolver as an IPv4 or IPv6 address and a port from 1 to 65535.',
+    });
+  }
+  return { address: formatIp(ip), port };
+}
+
+/** Each name's addresses (canonical, v4-mapped folded) and TTL, or why it has none. */
+async function resolveHosts(hosts: Set<string>, resolve: HostResolver | undefined): Promise<Map<string, ResolvedHost | Error>> {
+  const answers = new Map<string, ResolvedHost | Error>();
+  const one = async (host: string): Promise<ResolvedHost | Error> => {
+    const fixed = FIXED_HOSTS[host];
+    if (fixed) return { addresses: fixed };
+    if (!resolve) return new Error('no DNS resolver is configured');
+    try {
+      const r = await resolve(host);
+      const addresses = r.addresses.map((a) => formatIp(parsePrefix(a)));
+      return addresses.length === 0 ? new Error('has no A or AAAA record') : { ...r, addresses };
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  };
+  await Promise.all([...hosts].map(async (h) => answers.set(h, await one(h))));
+  return answers;
 }

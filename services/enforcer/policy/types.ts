@@ -10,12 +10,12 @@ export type ViolationAction = 'kill' | 'deny';
 
 /** One egress rule: an address prefix and optional port ranges. */
 export interface EgressRule {
-  /** IPv4 or IPv6 address (IPv4-mapped IPv6 is normalised to IPv4). */
+  /** IPv4 or IPv6 network address (IPv4-mapped IPv6 is normalised to IPv4; IPv6 in RFC 5952 form; bits past the prefix are zero). */
   address: string;
   /** Prefix length: 0-32 for IPv4, 0-128 for IPv6. */
   prefix: number;
   family: 4 | 6;
-  /** Inclusive port ranges; empty means every port. */
+  /** Inclusive port ranges, sorted, merged, non-overlapping; empty means every port. */
   ports: Array<[number, number]>;
   protocol: 'tcp' | 'udp' | 'any';
   /** The rule as written in the policy (host name, CIDR, "*"), for audit. */
@@ -32,12 +32,16 @@ export interface CompiledFilesystem {
 }
 
 export interface CompiledNetwork {
-  /** Egress allowed only where a rule matches and no deny rule matches more specifically. */
+  /**
+   * Egress is decided by the most specific matching rule among allow, deny, loopback and the
+   * resolver: longer prefix, then ports given, then protocol given; an exact tie denies; no match
+   * denies. policy/egress.ts decideEgress() is the reference every layer must agree with.
+   */
   allow: EgressRule[];
   deny: EgressRule[];
   /** The only DNS resolver the agent may send to (address:port), when DNS is allowed at all. */
   resolver?: { address: string; port: number };
-  /** Loopback traffic (127.0.0.0/8, ::1) allowed. */
+  /** Loopback traffic (127.0.0.0/8, ::1) allowed: an implicit allow of those prefixes, all ports (a more specific deny still wins). */
   loopback: boolean;
 }
 
