@@ -1,0 +1,74 @@
+/**
+ * The launch spec: everything airlock-launch needs, in its line format
+ * (services/enforcer/native/README.md). Pure.
+ *
+ *   airlock-launch-spec 1
+ *   uid 65534 / gid 65534
+ *   cgroup <dir>                     each: the launcher writes its pid to <dir>/cgroup.procs
+ *   private-tmp <dir>                optional: own mount namespace, fresh tmpfs there
+ *   landlock-abi / -fs / -net / -scope / -flags <n>
+ *   path <access> <path>             Landlock path-beneath rule
+ *   port <access> <port>             Landlock TCP port rule
+ *   protect <path>                   protected root (checked on inodes)
+ *   seccomp <flags> <hex>            a filter, struct sock_filter bytes; installed in order
+ *   exec-gate <address>              optional: the path pointer of the one permitted exec
+ *   workspace / program <path>
+ *   arg <string> / env <string>
+ *   end
+ * Numbers are decimal; strings are percent-encoded (bytes outside 0x21-0x7e and "%").
+ */
+import type { LandlockRuleset } from './landlock/index.js';
+import { encodeProgram, type SeccompPlan } from './seccomp/index.js';
+
+export interface LaunchSpec {
+  uid: number;
+  gid: number;
+  /** Cgroup directories to join before anything else (v1 controllers, the v2 BPF directory). */
+  cgroups: string[];
+  /** A directory to cover with a private tmpfs in the agent's own mount namespace. */
+  privateTmp?: string;
+  landlock: LandlockRuleset;
+  seccomp: SeccompPlan;
+  /** The agent's working directory. */
+  workspace: string;
+  /** Absolute path of the ELF file executed (for a script, its interpreter). */
+  program: string;
+  argv: string[];
+  /** KEY=VALUE entries: the agent's whole environment. */
+  env: string[];
+}
+
+export function encodeString(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out += byte > 0x20 && byte < 0x7f && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function encodeLaunchSpec(spec: LaunchSpec): string {
+  const ll = spec.landlock;
+  const lines = [
+    'airlock-launch-spec 1',
+    `uid ${spec.uid}`,
+    `gid ${spec.gid}`,
+    ...spec.cgroups.map((dir) => `cgroup ${encodeString(dir)}`),
+    ...(spec.privateTmp === undefined ? [] : [`private-tmp ${encodeString(spec.privateTmp)}`]),
+    `landlock-abi ${ll.abi}`,
+    `landlock-fs ${ll.handledFs}`,
+    `landlock-net ${ll.handledNet}`,
+    `landlock-scope ${ll.scoped}`,
+    `landlock-flags ${ll.restrictFlags}`,
+    ...ll.paths.map((r) => `path ${r.access} ${encodeString(r.path)}`),
+    ...ll.ports.map((r) => `port ${r.access} ${r.port}`),
+    ...ll.protectedRoots.map((p) => `protect ${encodeString(p)}`),
+    ...spec.seccomp.filters.map((f) => `seccomp ${f.flags} ${encodeProgram(f.program).toString('hex')}`),
+    ...(spec.seccomp.execGate === undefined ? [] : [`exec-gate ${spec.seccomp.execGate}`]),
+    `workspace ${encodeString(spec.workspace)}`,
+    `program ${encodeString(spec.program)}`,
+    ...spec.argv.map((a) => `arg ${encodeString(a)}`),
+    ...spec.env.map((e) => `env ${encodeString(e)}`),
+    'end',
+  ];
+  return `${lines.join('\n')}\n`;
+}
