@@ -1,6 +1,7 @@
 /** `--policy NAME|FILE` and the folder of named policies (the policy repository's checkout). */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicy, loadPolicyFile, loadPolicyFolder, resolvePolicy } from '../../services/enforcer/policy/index.js';
@@ -45,6 +46,14 @@ describe('loadPolicy', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'bad.yaml'), Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]));
     await expect(loadPolicyFile(join(dir, 'bad.yaml'))).rejects.toMatchObject({ code: 'POLICY_INVALID', message: `${join(dir, 'bad.yaml')}:1:1 the policy is not UTF-8 text` });
+  });
+
+  it('hashes the bytes of the file as they are (a BOM included)', async () => {
+    const dir = tempDir();
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('agent_policy:\n  extends: sandbox\n')]);
+    writeFileSync(join(dir, 'bom.yaml'), bytes);
+    const p = await loadPolicyFile(join(dir, 'bom.yaml'), opts);
+    expect(p.sourceSha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
   it('the seed example loads and compiles as written', async () => {

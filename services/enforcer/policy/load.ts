@@ -97,7 +97,8 @@ async function readPolicyText(file: string, missingOk: boolean): Promise<string 
   const whole = (message: string) => issuesError([{ file, line: 1, col: 1, path: '', message }]);
   if (bytes.length > MAX_POLICY_BYTES) throw whole(`the policy is larger than ${MAX_POLICY_BYTES} bytes`);
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // Keep a BOM: sourceSha256 must be the hash of the file's bytes.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     throw whole('the policy is not UTF-8 text');
   }
