@@ -36,6 +36,23 @@ export async function migrateState(layout: Layout, services: ResolvedService[]):
   for (const service of services) await mkdir(layout.serviceState(service.name), { recursive: true, mode: 0o750 });
 }
 
+/**
+ * Makes sure the supervisor runs `version` (what `current` points at): leaves
+ * one that already does alone, replaces one that runs anything else.
+ * Returns whether it had to start one.
+ */
+export async function ensureRunning(ctx: LifecycleContext, version: string): Promise<boolean> {
+  const live = await liveSupervisor(ctx.layout);
+  if (live?.state === 'running' && live.version === version) return false;
+  if (live) {
+    ctx.note(`the running supervisor serves ${live.version || 'an unknown release'}, not ${version}: restarting it`);
+    await ctx.control.stop();
+  }
+  ctx.note(`starting ${version}`);
+  await ctx.control.start();
+  return true;
+}
+
 /** Starts what `current` points at and waits for it to be healthy. */
 export async function startRelease(ctx: LifecycleContext, journal: Journal): Promise<HealthReport> {
   ctx.note(`starting ${journal.to.version}`);
@@ -137,8 +154,7 @@ export async function abandon(ctx: LifecycleContext, journal: Journal, thrown: u
   }
   let restored: HealthReport | undefined;
   if (journal.from) {
-    ctx.note(`restarting ${journal.from.version}`);
-    await ctx.control.start();
+    await ensureRunning(ctx, journal.from.version);
     restored = await waitHealthy(ctx.layout, await releaseServices(ctx.layout, journal.from.version), ctx.healthTimeoutMs);
   }
   if (!(error instanceof InstallError && error.code === InstallErrorCodes.HEALTH_FAILED)) return error;

@@ -12,7 +12,7 @@ import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
 import { linkedRelease, type ReleaseRecord } from './releases.js';
-import { releaseServices } from './transition.js';
+import { ensureRunning, releaseServices } from './transition.js';
 import { notInstalled } from './upgrade.js';
 
 export interface UpResult {
@@ -38,16 +38,7 @@ export async function up(ctx: LifecycleContext): Promise<UpResult> {
   const { layout } = ctx;
   return withLifecycleLock(ctx, 'up', async () => {
     const { current, recovered } = await prepare(ctx);
-    let live = await liveSupervisor(layout);
-    if (live && live.version !== current.version) {
-      ctx.note(`the running supervisor serves ${live.version || 'an unknown release'}, not ${current.version}: restarting it`);
-      await ctx.control.stop();
-      live = undefined;
-    }
-    if (!live) {
-      ctx.note(`starting ${current.version}`);
-      await ctx.control.start();
-    }
+    const started = await ensureRunning(ctx, current.version);
     const health = await waitHealthy(layout, await releaseServices(layout, current.version), ctx.healthTimeoutMs);
     if (!health.healthy) {
       const failed = firstFailure(health);
@@ -56,7 +47,7 @@ export async function up(ctx: LifecycleContext): Promise<UpResult> {
         details: { ...failed, services: health.services },
       });
     }
-    return { prefix: layout.prefix, version: current.version, started: !live, health, recovered };
+    return { prefix: layout.prefix, version: current.version, started, health, recovered };
   });
 }
 
