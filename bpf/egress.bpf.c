@@ -22,10 +22,8 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
-#define IPPROTO_ICMP 1
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
-#define IPPROTO_ICMPV6 58
 #define SIGKILL 9
 
 struct {
@@ -239,10 +237,11 @@ int al_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 /*
- * Only TCP and UDP (and ICMP "ping" datagrams when the policy allows any
- * protocol) sockets of AF_INET/AF_INET6 reach the address checks above, and
- * only the kinds the policy can use at all; raw sockets never. Other families
- * (packet, netlink) do not come here: the seccomp layer refuses them.
+ * Only TCP stream and UDP datagram sockets of AF_INET/AF_INET6, and only the
+ * kinds the policy can use at all. Never raw sockets; never ICMP "ping"
+ * sockets, MPTCP, SCTP or UDP-Lite: measured here, sendto() on a ping socket
+ * does not run the sendmsg hooks, so its destination could not be checked.
+ * Other families (packet, netlink) do not come here: seccomp refuses them.
  */
 SEC("cgroup/sock_create")
 int al_sock_create(struct bpf_sock *sk)
@@ -257,9 +256,7 @@ int al_sock_create(struct bpf_sock *sk)
 	if (a) {
 		__u32 f = a->flags;
 		bool ok = (type == SOCK_STREAM && proto == IPPROTO_TCP && (f & AL_AGENT_TCP)) ||
-			  (type == SOCK_DGRAM && proto == IPPROTO_UDP && (f & AL_AGENT_UDP)) ||
-			  (type == SOCK_DGRAM && (f & AL_AGENT_ICMP) &&
-			   (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6));
+			  (type == SOCK_DGRAM && proto == IPPROTO_UDP && (f & AL_AGENT_UDP));
 
 		verdict = ok ? AL_ALLOW : AL_DENY;
 		reason = ok ? AL_REASON_RULE : AL_REASON_SOCKET_TYPE;

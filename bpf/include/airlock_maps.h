@@ -34,7 +34,6 @@
 #define AL_AGENT_AUDIT_ALLOWS 0x02 /* audit allowed operations too */
 #define AL_AGENT_TCP 0x04          /* TCP sockets may be created */
 #define AL_AGENT_UDP 0x08          /* UDP sockets may be created */
-#define AL_AGENT_ICMP 0x10         /* ICMP datagram ("ping") sockets may be created */
 #define AL_AGENT_RESOLVER 0x20     /* `resolver` is set: port 53 goes there only */
 
 /* agents: key = cgroup id (__u64) */

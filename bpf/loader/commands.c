@@ -10,10 +10,12 @@
 #include "json.h"
 
 static const struct kaudit *kaudit;
+static struct ring_buffer *ring;
 
-void commands_init(const struct kaudit *k)
+void commands_init(const struct kaudit *k, struct ring_buffer *rb)
 {
 	kaudit = k;
+	ring = rb;
 }
 
 static void reply_error(struct jw *w, const struct al_status *st)
@@ -77,7 +79,11 @@ static void handle(const struct jval *req, struct jw *w)
 		if (agent_track(id, (int)pid, &st))
 			return reply_error(w, &st);
 	} else if (strcmp(cmd, "remove-agent") == 0) {
-		if (!need_str(req, "id", &id, &st) || agent_remove(id, &st))
+		if (!need_str(req, "id", &id, &st))
+			return reply_error(w, &st);
+		/* the agent's last records go out before its number can be reused */
+		events_drain(ring);
+		if (agent_remove(id, &st))
 			return reply_error(w, &st);
 	} else {
 		st_fail(&st, ST_UNKNOWN_CMD, "unknown command \"%s\"", cmd);

@@ -16,9 +16,10 @@
 #ifndef AL_COMMANDS_H
 #define AL_COMMANDS_H
 
+#include <bpf/libbpf.h>
 #include "kaudit.h"
 
-void commands_init(const struct kaudit *k);
+void commands_init(const struct kaudit *k, struct ring_buffer *rb);
 /* Handles one request line (NUL-terminated, without the newline). */
 void commands_handle(const char *line);
 /* Replies to a line that could not be read whole. */

@@ -158,7 +158,7 @@ static int serve(void)
 		goto out;
 	}
 	kaudit_open(&ka);
-	commands_init(&ka);
+	commands_init(&ka, rb);
 
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);

@@ -146,7 +146,6 @@ int policy_parse(const struct jval *p, struct al_policy *out, struct al_status *
 	static const struct { const char *name; __u32 flag; } bools[] = {
 		{ "kill", AL_AGENT_KILL },   { "auditAllows", AL_AGENT_AUDIT_ALLOWS },
 		{ "tcp", AL_AGENT_TCP },     { "udp", AL_AGENT_UDP },
-		{ "icmp", AL_AGENT_ICMP },
 	};
 
 	memset(out, 0, sizeof(*out));
