@@ -20,7 +20,7 @@ describe('egress entry syntax', () => {
     ['2001:DB8:0:0:0:0:0:1', [['2001:db8::1', 128, 6]], []],
     ['2001:db8::/32', [['2001:db8::', 32, 6]], []],
     ['[2001:db8:0:0:1::/80]', [['2001:db8:0:0:1::', 80, 6]], []],
-    ['[2001:0:0:1:0:0:0:1]:53', [['2001:0:0:1::1', 128, 6]], [[53, 53]]],
+    ['[2001:0:0:1:0:0:0:1]:853', [['2001:0:0:1::1', 128, 6]], [[853, 853]]],
     ['fe80::/10', [['fe80::', 10, 6]], []],
     ['::', [['::', 128, 6]], []],
     ['::ffff:10.1.2.3', [['10.1.2.3', 32, 4]], []],
@@ -85,9 +85,9 @@ describe('the egress decision', () => {
   });
 
   it('a protocol-specific rule beats "any" at the same prefix and ports', async () => {
-    const n = await net(['udp://10.0.0.5:53'], ['10.0.0.5:53']);
-    expect(decideEgress(n, q('10.0.0.5', 53, 'udp')).verdict).toBe('allow');
-    expect(decideEgress(n, q('10.0.0.5', 53, 'tcp')).verdict).toBe('deny');
+    const n = await net(['udp://10.0.0.5:123'], ['10.0.0.5:123']);
+    expect(decideEgress(n, q('10.0.0.5', 123, 'udp')).verdict).toBe('allow');
+    expect(decideEgress(n, q('10.0.0.5', 123, 'tcp')).verdict).toBe('deny');
   });
 
   it('matches IPv6 and folds v4-mapped queries onto IPv4 rules', async () => {
@@ -106,6 +106,18 @@ describe('the egress decision', () => {
     expect(decideEgress(n, q('::ffff:127.0.0.1', 8080)).verdict).toBe('allow');
     expect(decideEgress(n, q('127.0.0.1', 6379))).toEqual({ verdict: 'deny', rule: '127.0.0.1:6379' });
     expect(decideEgress({ ...n, loopback: false }, q('127.0.0.1', 8080)).verdict).toBe('deny');
+  });
+
+  it('DNS is pinned to the resolver: port 53 elsewhere is denied whatever the rules say', async () => {
+    const n = await net(['*', '10.0.0.0/8:1-1024'], [], { resolver: { address: '10.0.0.53', port: 53 } });
+    expect(decideEgress(n, q('8.8.8.8', 53, 'udp'))).toEqual({ verdict: 'deny', rule: 'dns' });
+    expect(decideEgress(n, q('10.1.1.1', 53, 'tcp'))).toEqual({ verdict: 'deny', rule: 'dns' });
+    expect(decideEgress(n, q('::ffff:10.0.0.53', 53, 'udp'))).toEqual({ verdict: 'allow', rule: 'resolver' });
+    expect(decideEgress(n, q('8.8.8.8', 853, 'tcp')).verdict).toBe('allow');
+    // A resolver on another port takes port 53 nowhere.
+    const other = await net(['*'], [], { resolver: { address: '10.0.0.53', port: 5353 } });
+    expect(decideEgress(other, q('10.0.0.53', 53, 'udp')).verdict).toBe('deny');
+    expect(decideEgress(other, q('10.0.0.53', 5353, 'udp'))).toEqual({ verdict: 'allow', rule: 'resolver' });
   });
 
   it('the resolver is reachable on its port only', async () => {

@@ -72,6 +72,7 @@ const CASES: Case[] = [
   { name: 'IPv4 in brackets', yaml: 'agent_policy:\n  network:\n    allow_egress: ["[10.0.0.1]:80"]\n', expect: 'p.yaml:3:20 agent_policy.network.allow_egress[0]: "[10.0.0.1]:80": brackets are only for IPv6 addresses' },
   { name: 'zone id', yaml: 'agent_policy:\n  network:\n    allow_egress: ["fe80::1%eth0"]\n', expect: 'p.yaml:3:20 agent_policy.network.allow_egress[0]: "fe80::1%eth0" has a zone id: zones are not supported' },
   { name: 'short v4-mapped prefix', yaml: 'agent_policy:\n  network:\n    allow_egress: ["::ffff:0.0.0.0/80"]\n', expect: 'p.yaml:3:20 agent_policy.network.allow_egress[0]: an IPv4-mapped prefix must be at least /96, got /80' },
+  { name: 'allow for DNS alone', yaml: 'agent_policy:\n  network:\n    allow_egress: ["udp://[2001:db8::1]:53"]\n', expect: 'p.yaml:3:20 agent_policy.network.allow_egress[0]: "udp://[2001:db8::1]:53": port 53 (DNS) goes only to the appliance\'s resolver; set network.dns instead' },
   { name: 'empty entry', yaml: 'agent_policy:\n  network:\n    allow_egress: [""]\n', expect: 'p.yaml:3:20 agent_policy.network.allow_egress[0]: is empty' },
   {
     name: 'several problems at once, in source order',

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { PolicyError, PolicyErrorCodes } from '../errors.js';
 import { formatIp, parseIp, parsePrefix, prefixCovers } from './addresses.js';
-import { expandEgress, LOOPBACK_PREFIXES, parseEgressEntry, ruleKey, type EgressSpec } from './egress.js';
+import { DNS_PORT, expandEgress, LOOPBACK_PREFIXES, parseEgressEntry, ruleKey, type EgressSpec } from './egress.js';
 import { formatKeyPath, issuesError, ValueError, type KeyPath, type PolicyIssue, type SourcePosition } from './issues.js';
 import { parsePolicy, type ParsedPolicy } from './parse.js';
 import { DEFAULT_PROTECTED_PATHS, normalisePath, protectedCollision, type Placeholders } from './paths.js';
@@ -167,6 +167,7 @@ function merge(
         const path = ['agent_policy', 'network', key, i];
         try {
           const spec = parseEgressEntry(raw);
+          if (list === 'allow') checkNotDnsOnly(spec);
           if (list === 'allow' && layer === policy) checkCeiling(spec, ceiling, profileName);
           egress[list].push({ ...spec, at: { ...layer.locate(path), path: formatKeyPath(path) } });
         } catch (e) {
@@ -224,6 +225,13 @@ function placeholderValues(options: PrepareOptions): Placeholders {
     tmp: check('temporary directory', options.tmp ?? '/tmp'),
     ...(options.workspace !== undefined ? { workspace: check('workspace', options.workspace) } : {}),
   };
+}
+
+/** An allow entry for port 53 alone could never take effect: DNS goes to the resolver only. */
+function checkNotDnsOnly(spec: EgressSpec): void {
+  if (spec.ports.length === 1 && spec.ports[0]![0] === DNS_PORT && spec.ports[0]![1] === DNS_PORT) {
+    throw new ValueError(`"${spec.text}": port 53 (DNS) goes only to the appliance's resolver; set network.dns instead`);
+  }
 }
 
 function checkCeiling(spec: EgressSpec, ceiling: ProfileCeiling, profile: ProfileName | undefined): void {

@@ -121,6 +121,8 @@ export function ruleKey(r: EgressRule): string {
   return `${r.protocol}|${r.address}/${r.prefix}|${r.ports.map(([a, b]) => `${a}-${b}`).join(',')}|${r.source}`;
 }
 
+export const DNS_PORT = 53;
+
 export const LOOPBACK_PREFIXES: readonly IpPrefix[] = [parsePrefix('127.0.0.0/8'), parsePrefix('::1/128')];
 
 export interface EgressQuery {
@@ -141,11 +143,18 @@ export interface EgressDecision {
  * deny lists, plus loopback (127.0.0.0/8, ::1) and the resolver's port 53 when
  * granted — the most specific wins: longer prefix first, then a rule with
  * ports over one without, then a rule with a protocol over "any"; on an exact
- * tie deny wins. Nothing matching means deny.
+ * tie deny wins. Nothing matching means deny. Before any rule, DNS is pinned:
+ * port 53 goes to the configured resolver (when it listens on 53) or nowhere,
+ * whatever the rules say, so names cannot leak to another server.
  */
 export function decideEgress(network: CompiledNetwork, q: EgressQuery): EgressDecision {
   const addr = parseIp(q.address);
   if (!addr) throw new ValueError(`"${q.address}" is not an IP address`);
+  if (q.port === DNS_PORT) {
+    const r = network.resolver;
+    const toResolver = r !== undefined && r.port === DNS_PORT && formatIp(addr) === formatIp(parseIp(r.address)!);
+    if (!toResolver) return { verdict: 'deny', rule: 'dns' };
+  }
   type Candidate = { verdict: 'allow' | 'deny'; prefix: IpPrefix; ports: boolean; protocol: boolean; rule: string };
   const candidates: Candidate[] = [];
   const consider = (verdict: Candidate['verdict'], r: EgressRule) => {

@@ -35,7 +35,8 @@ export interface CompiledNetwork {
   /**
    * Egress is decided by the most specific matching rule among allow, deny, loopback and the
    * resolver: longer prefix, then ports given, then protocol given; an exact tie denies; no match
-   * denies. policy/egress.ts decideEgress() is the reference every layer must agree with.
+   * denies. Port 53 goes only to `resolver` (when it listens on 53), whatever the rules say.
+   * policy/egress.ts decideEgress() is the reference every layer must agree with.
    */
   allow: EgressRule[];
   deny: EgressRule[];
