@@ -85,6 +85,7 @@ describe.skipIf(!canUnshare)('the runtime base on this host', () => {
     const script = `
 set -e
 root=$(mktemp -d)
+trap 'umount -R "$root"; rmdir "$root"' EXIT
 mount -t tmpfs none "$root"
 for p in ${paths.map((p) => `'${p}'`).join(' ')}; do
   if [ -d "$p" ]; then mkdir -p "$root$p"; else mkdir -p "$(dirname "$root$p")"; touch "$root$p"; fi
