@@ -66,8 +66,15 @@ function invalid(message: string, details: Record<string, unknown>): LaunchError
   return new LaunchError(LaunchErrorCodes.SPEC_INVALID, message, { hint: 'fix the value the runtime passed to the launcher', details });
 }
 
+/**
+ * Never root: Landlock has no rights for chmod, chown or extended attributes,
+ * so an agent running as uid 0 (even without capabilities) could change the
+ * modes of every root-owned file on the host, and group 0 owns more still.
+ */
 function checkId(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xfffffffe) throw invalid(`${what} ${value} is not a valid id`, { [what]: value });
+  if (!Number.isInteger(value) || value < 1 || value > 0xfffffffe) {
+    throw invalid(`${what} ${value} cannot run an agent: it must be a non-root id`, { [what]: value });
+  }
   return value;
 }
 

@@ -236,6 +236,8 @@ void spec_read(int fd, struct launch_spec *spec)
 		bad("no \"end\" line: the spec was cut short");
 	if (!seen_uid || !seen_gid)
 		bad("uid and gid are required");
+	if (spec->uid == 0 || spec->gid == 0)
+		bad("the agent never runs as uid or gid 0");
 	if (!seen_abi || !spec->landlock_fs)
 		bad("the Landlock ruleset is required");
 	if (!spec->n_filters)
