@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,8 @@ static void wait_for_go(int ctl)
 int main(int argc, char **argv)
 {
 	int spec_fd = -1;
+	/* A vanished enforcer must not kill us with SIGPIPE before we say why; reset before exec. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc == 2 && !strcmp(argv[1], "--probe"))
 		return probe();
 	for (int i = 1; i + 1 < argc; i += 2) {
