@@ -89,9 +89,10 @@ export class InstallError extends Error {
 
 /** Turns a raw file-system failure under the prefix into a typed error. */
 export function ioError(error: unknown, what: string): Error {
-  if (error instanceof InstallError) return error;
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (errno === undefined) return error as Error;
+  const system = error as NodeJS.ErrnoException | undefined;
+  // Only Node's system errors (which carry a numeric errno); typed errors pass through unchanged.
+  if (typeof system?.errno !== 'number' || typeof system.code !== 'string') return error as Error;
+  const errno = system.code;
   if (errno === 'ENOSPC' || errno === 'EDQUOT') {
     return new InstallError(InstallErrorCodes.DISK_FULL, `the disk filled up while ${what}`, {
       cause: error,

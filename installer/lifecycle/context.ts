@@ -1,5 +1,6 @@
 /** What every lifecycle pipeline is given, and the lock they all run under. */
 import { readConfig } from '../config.js';
+import { ioError } from '../errors.js';
 import type { Layout } from '../layout.js';
 import { acquireLifecycleLock } from '../lock.js';
 import { applianceControl, type ApplianceControl } from '../supervisor/control.js';
@@ -18,6 +19,8 @@ export async function withLifecycleLock<T>(ctx: Pick<LifecycleContext, 'layout'>
   const lock = await acquireLifecycleLock(ctx.layout, command);
   try {
     return await work();
+  } catch (error) {
+    throw ioError(error, `running \`airlock ${command}\` on ${ctx.layout.prefix}`);
   } finally {
     await lock.release();
   }

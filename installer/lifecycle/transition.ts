@@ -136,7 +136,7 @@ function failureOf(error: unknown): Failure {
  * ran before, and return the error to report — saying what was restored.
  */
 export async function abandon(ctx: LifecycleContext, journal: Journal, thrown: unknown): Promise<Error> {
-  const error = ioError(thrown, `running ${journal.op}`);
+  const error = ioError(thrown, `running the ${journal.op} to ${journal.to.version}`);
   const failure = failureOf(error);
   ctx.note(`${journal.op} of ${journal.to.version} failed (${failure.reason}); undoing it`);
   try {

@@ -222,13 +222,13 @@ export async function debris(root: string): Promise<string[]> {
   return Object.keys(await snapshot(root)).filter((path) => /(^|\/)\.[^/]+\.(staging|tmp)-[^/]+$/.test(path));
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000, pollMs = 10): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
+    await sleep(pollMs);
   }
 }
 
