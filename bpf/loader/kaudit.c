@@ -39,7 +39,7 @@ static struct {
 	unsigned long long domain;
 	unsigned long long mono_ns; /* when the denial happened */
 	unsigned age;               /* expiry ticks seen */
-	char text[RECORD_MAX];
+	char text[RECORD_MAX + 1];
 } pending[PENDING];
 
 const char *kaudit_mode_name(enum kaudit_mode m)
@@ -242,7 +242,7 @@ static bool field(const char *text, const char *name, char *out, size_t outlen)
 			if (*v == '"')
 				end = strchr(++v, '"');
 			else
-				end = v + strcspn(v, " ");
+				end = v + strcspn(v, " \n\t");
 			if (!end)
 				end = v + strlen(v);
 			if ((size_t)(end - v) >= outlen)
@@ -377,42 +377,41 @@ static void on_seccomp(const char *text)
 	       action != SECCOMP_RET_ALLOW && action != SECCOMP_RET_LOG, text, record_mono_ns(text));
 }
 
+/*
+ * One record a datagram. Its nlmsg_len counts the payload only (a kernel
+ * quirk auditd works around too), so the datagram's size is what counts.
+ */
 void kaudit_read(struct kaudit *k, struct ring_buffer *rb)
 {
-	char buf[RECORD_MAX * 2] __attribute__((aligned(NLMSG_ALIGNTO)));
+	char buf[RECORD_MAX + NLMSG_HDRLEN + 1] __attribute__((aligned(NLMSG_ALIGNTO)));
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 	bool drained = false;
 
 	if (k->fd < 0)
 		return;
 	for (;;) {
-		ssize_t n = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		struct nlmsghdr *h;
+		ssize_t n = recv(k->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		char *text = buf + NLMSG_HDRLEN;
 
 		if (n <= 0)
 			return;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			char text[RECORD_MAX];
-			size_t len = h->nlmsg_len - NLMSG_HDRLEN;
-
-			if (h->nlmsg_type != AUDIT_LANDLOCK_ACCESS &&
-			    h->nlmsg_type != AUDIT_LANDLOCK_DOMAIN && h->nlmsg_type != AUDIT_SECCOMP)
-				continue;
-			if (!drained) {
-				/* exits of tracked processes must be known before attributing */
-				ring_buffer__consume(rb);
-				drained = true;
-			}
-			if (len >= sizeof(text))
-				len = sizeof(text) - 1;
-			memcpy(text, NLMSG_DATA(h), len);
-			text[len] = 0;
-			if (h->nlmsg_type == AUDIT_LANDLOCK_ACCESS)
-				on_landlock_access(text);
-			else if (h->nlmsg_type == AUDIT_LANDLOCK_DOMAIN)
-				on_landlock_domain(text);
-			else
-				on_seccomp(text);
+		if ((size_t)n < NLMSG_HDRLEN)
+			continue;
+		if (h->nlmsg_type != AUDIT_LANDLOCK_ACCESS && h->nlmsg_type != AUDIT_LANDLOCK_DOMAIN &&
+		    h->nlmsg_type != AUDIT_SECCOMP)
+			continue;
+		if (!drained) {
+			/* exits of tracked processes must be known before attributing */
+			ring_buffer__consume(rb);
+			drained = true;
 		}
+		buf[n] = 0;
+		if (h->nlmsg_type == AUDIT_LANDLOCK_ACCESS)
+			on_landlock_access(text);
+		else if (h->nlmsg_type == AUDIT_LANDLOCK_DOMAIN)
+			on_landlock_domain(text);
+		else
+			on_seccomp(text);
 	}
 }
 

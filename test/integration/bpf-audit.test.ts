@@ -1,0 +1,194 @@
+/**
+ * The audit side on the real kernel (root; `make -C bpf` first): the tracked
+ * process tree (spawn, exec, exit), file opens while an agent audits allows,
+ * denials of the other layers (Landlock, seccomp) from the kernel audit
+ * subsystem, and on_violation: kill ending the whole tree.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BpfLoader, type BpfEvent, type LoaderEvent } from '../../services/enforcer/bpf/index.js';
+import type { CompiledPolicy } from '../../services/enforcer/policy/index.js';
+import { isRunning, loadedPrograms, NETPROBE, OUR_PROGRAMS, PYTHON, recorder, removeTestParent, rule, startBlocked, TestCgroup, testPolicy, waitFor, type Started } from './bpf-helpers.js';
+
+const FIXTURES = resolve(__dirname, 'bpf-fixtures');
+let bin: string;
+let loader: BpfLoader;
+let rec: ReturnType<typeof recorder>;
+const agents: Array<{ id: string; cg: TestCgroup }> = [];
+let n = 0;
+
+beforeAll(async () => {
+  bin = mkdtempSync(join(tmpdir(), 'airlock-bpf-audit-'));
+  for (const f of ['landlock-deny', 'seccomp-deny']) execFileSync('cc', ['-Wall', '-Werror', '-o', join(bin, f), join(FIXTURES, `${f}.c`)]);
+  loader = await BpfLoader.start();
+  rec = recorder(loader);
+});
+
+afterEach(async () => {
+  for (const { id, cg } of agents.splice(0)) {
+    await loader.removeAgent(id).catch(() => undefined);
+    await cg.destroy();
+  }
+  rec.events.length = 0;
+});
+
+afterAll(async () => {
+  rec?.stop();
+  await loader?.close();
+  rmSync(bin, { recursive: true, force: true });
+  expect(removeTestParent()).toEqual([]);
+  // programs are freed a moment after their last reference goes
+  await waitFor('our programs to be unloaded', () => !loadedPrograms().some((p) => OUR_PROGRAMS.includes(p)), 5000);
+});
+
+/** Registers an agent and starts argv in it, tracked from before its first exec. */
+async function run(policy: CompiledPolicy, argv: string[]): Promise<{ id: string; cg: TestCgroup; proc: Started }> {
+  const id = `audit-${process.pid}-${n++}`;
+  const cg = TestCgroup.create('audit');
+  agents.push({ id, cg });
+  await loader.addAgent(id, cg.path, policy);
+  const proc = await startBlocked(cg, argv);
+  await loader.trackPid(id, proc.pid);
+  proc.go();
+  return { id, cg, proc };
+}
+
+function bpfEvents(id: string): BpfEvent[] {
+  return rec.events.flatMap((e) => (e.kind === 'bpf' && e.agentId === id ? [e.event] : []));
+}
+
+function of<K extends LoaderEvent['kind']>(kind: K, id: string): Array<Extract<LoaderEvent, { kind: K }>> {
+  return rec.events.filter((e): e is Extract<LoaderEvent, { kind: K }> => e.kind === kind && 'agentId' in e && e.agentId === id);
+}
+
+const killPolicy = (extra: Partial<CompiledPolicy> = {}) => testPolicy({ allow: [rule('127.0.0.0/8')] }, { onViolation: 'kill', ...extra });
+
+/** sh keeps a sleeping child and runs the violator: the whole tree must die. */
+const tree = (violator: string[]) => ['/bin/sh', '-c', 'sleep 30 & "$@"; echo survived; wait', 'tree', ...violator];
+
+describe('process tree', () => {
+  it('reports spawn, exec and exit of the registered process and its descendants, and nothing of others', async () => {
+    const { id, proc } = await run(testPolicy({}), ['/bin/sh', '-c', '/bin/true; /bin/sleep 0.05 & wait; exit 3']);
+    await proc.exited;
+    await waitFor('the exit of the tracked process', () => bpfEvents(id).some((e) => e.type === 'exit' && e.pid === proc.pid));
+    const events = bpfEvents(id);
+    const execs = events.filter((e) => e.type === 'exec');
+    const spawns = events.filter((e) => e.type === 'spawn');
+    expect(execs[0]).toMatchObject({ pid: proc.pid, filename: '/bin/sh' });
+    expect(spawns.map((s) => s.pid)).toEqual([proc.pid, proc.pid]);
+    const children = spawns.map((s) => (s.type === 'spawn' ? s.child : 0));
+    expect(execs.map((e) => [e.pid, e.type === 'exec' && e.filename])).toEqual([
+      [proc.pid, '/bin/sh'],
+      [children[0], '/bin/true'],
+      [children[1], '/bin/sleep'],
+    ]);
+    expect(execs[1]).toMatchObject({ type: 'exec', ppid: proc.pid });
+    const exits = events.filter((e) => e.type === 'exit');
+    expect(exits.map((e) => e.pid).sort()).toEqual([...children, proc.pid].sort());
+    expect(exits.find((e) => e.pid === proc.pid)).toMatchObject({ exitCode: 3, signal: 0 });
+
+    // an untracked process elsewhere produces nothing
+    const before = rec.events.length;
+    execFileSync('/bin/true');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(rec.events.slice(before).filter((e) => e.kind === 'bpf')).toEqual([]);
+    expect((await loader.ping()).tracked).toBe(0);
+  });
+});
+
+describe('file opens', () => {
+  it('are audited while an agent audits allows: the hook is attached only then, and only that agent is reported', async () => {
+    expect((await loader.ping()).openAudit).toBe(false);
+    const script = 'import os\nfor p in ["/etc/hostname", "/nonexistent-airlock"]:\n  try: open(p).close()\n  except OSError: pass\n';
+    const quiet = await run(testPolicy({}), [PYTHON, '-c', script]);
+    const loud = await run(testPolicy({}, { audit: { allows: true } }), [PYTHON, '-c', script]);
+    expect((await loader.ping()).openAudit).toBe(true);
+    await Promise.all([quiet.proc.exited, loud.proc.exited]);
+    await waitFor('the open events', () => bpfEvents(loud.id).some((e) => e.type === 'open' && e.path === '/nonexistent-airlock'));
+    const opens = bpfEvents(loud.id).filter((e) => e.type === 'open');
+    expect(opens.find((e) => e.path === '/etc/hostname')).toMatchObject({ pid: loud.proc.pid, comm: 'python3' });
+    expect(opens.find((e) => e.path === '/etc/hostname')!.type === 'open' && (opens.find((e) => e.path === '/etc/hostname') as { ret: number }).ret).toBeGreaterThanOrEqual(0);
+    expect(opens.find((e) => e.path === '/nonexistent-airlock')).toMatchObject({ ret: -2 });
+    expect(bpfEvents(quiet.id).filter((e) => e.type === 'open')).toEqual([]);
+    await loader.removeAgent(loud.id);
+    agents.splice(agents.findIndex((a) => a.id === loud.id), 1);
+    await loud.cg.destroy();
+    expect((await loader.ping()).openAudit).toBe(false);
+  });
+});
+
+describe('on_violation: kill', () => {
+  it('a denied connect: the process is killed in the kernel before connect returns, the tree through cgroup.kill', async () => {
+    const { id, cg, proc } = await run(killPolicy(), tree([PYTHON, NETPROBE, JSON.stringify([{ op: 'tcp', host: '192.0.2.1', port: 80 }])]));
+    const { signal } = await proc.exited;
+    expect(signal).toBe('SIGKILL');
+    await waitFor('the tree to be gone', () => cg.procs().length === 0, 2000);
+    expect(proc.output()).not.toContain('survived');
+    expect(proc.output()).not.toContain('results'); // the client never saw connect() return
+    await waitFor('the killed event', () => of('killed', id).length > 0);
+    const killed = of('killed', id)[0]!;
+    expect(killed).toMatchObject({ reason: 'connect', inKernel: true, cgroupKill: true });
+    const denial = bpfEvents(id).find((e) => e.type === 'connect');
+    expect(denial).toMatchObject({ verdict: 'deny', killed: true, address: '192.0.2.1', port: 80, pid: killed.pid });
+    console.log(`kill after a denied connect: offender in kernel, tree in ${(killed.latencyNs / 1e6).toFixed(3)} ms`);
+  });
+
+  it('under deny, the connect fails with EPERM and the agent goes on', async () => {
+    const { id, proc } = await run(testPolicy({}), tree([PYTHON, NETPROBE, JSON.stringify([{ op: 'tcp', host: '192.0.2.1', port: 80 }])]));
+    const sleeper = async () => (await proc.exited).code;
+    await waitFor('the client to finish', () => proc.output().includes('survived'));
+    expect(proc.output()).toContain('"results": ["EPERM"]');
+    expect(of('killed', id)).toEqual([]);
+    proc.child.kill('SIGKILL');
+    await sleeper();
+  });
+
+  it('a Landlock denial, reported through kernel audit, ends the tree', async () => {
+    expect(loader.ready.kaudit).not.toBe('off');
+    const { id, cg, proc } = await run(killPolicy(), tree([join(bin, 'landlock-deny'), '/etc/hostname', '10']));
+    const { signal } = await proc.exited;
+    expect(signal).toBe('SIGKILL');
+    await waitFor('the tree to be gone', () => cg.procs().length === 0, 2000);
+    expect(proc.output()).toContain('denied 13');
+    expect(proc.output()).not.toContain('survived');
+    const audit = of('kaudit', id);
+    expect(audit[0]).toMatchObject({ layer: 'landlock', type: 1423, denied: true });
+    expect(audit[0]!.record).toContain('blockers=fs.read_file');
+    expect(audit[0]!.record).toContain('path="/etc/hostname"');
+    await waitFor('the killed event', () => of('killed', id).length > 0);
+    const killed = of('killed', id)[0]!;
+    expect(killed).toMatchObject({ reason: 'landlock', inKernel: false, cgroupKill: true });
+    console.log(`kill after a Landlock denial: ${(killed.latencyNs / 1e6).toFixed(1)} ms (audit timestamps have ms resolution)`);
+  });
+
+  it('a seccomp kill ends the rest of the tree; a logged seccomp denial under deny is reported and the agent goes on', async () => {
+    const killing = await run(killPolicy(), tree([join(bin, 'seccomp-deny'), 'kill', '10']));
+    expect((await killing.proc.exited).signal).toBe('SIGKILL');
+    await waitFor('the tree to be gone', () => killing.cg.procs().length === 0, 2000);
+    await waitFor('the killed event', () => of('killed', killing.id).length > 0);
+    expect(of('kaudit', killing.id)[0]).toMatchObject({ layer: 'seccomp', type: 1326, denied: true });
+    expect(of('kaudit', killing.id)[0]!.record).toContain('syscall=110');
+    expect(of('killed', killing.id)[0]).toMatchObject({ reason: 'seccomp' });
+
+    const denying = await run(testPolicy({}), [join(bin, 'seccomp-deny'), 'errno', '0']);
+    expect((await denying.proc.exited).code).toBe(0);
+    expect(denying.proc.output()).toContain('getppid -1 errno 1');
+    expect(denying.proc.output()).toContain('survived');
+    await waitFor('the seccomp record', () => of('kaudit', denying.id).length > 0);
+    expect(of('kaudit', denying.id)[0]).toMatchObject({ layer: 'seccomp', denied: true, pid: denying.proc.pid });
+    expect(of('killed', denying.id)).toEqual([]);
+  });
+
+  it('a Landlock denial of a process outside every agent is not ours: nobody is killed', async () => {
+    const outside = await startBlocked(undefined, [join(bin, 'landlock-deny'), '/etc/hostname', '0']);
+    outside.go();
+    expect((await outside.exited).code).toBe(0);
+    expect(outside.output()).toContain('survived');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(rec.events.filter((e) => e.kind === 'kaudit' || e.kind === 'killed')).toEqual([]);
+    expect(isRunning(process.pid)).toBe(true);
+  });
+});
