@@ -132,6 +132,41 @@ static int add_task_never_rule(int fd)
 	return request(fd, AUDIT_ADD_RULE, &r, sizeof(r), NULL);
 }
 
+/*
+ * The audit settings as found, kept in a file while we run, so a loader
+ * started after one that died can still put them back.
+ */
+static const char *state_path(void)
+{
+	const char *p = getenv("AIRLOCK_BPF_AUDIT_STATE");
+
+	return p ? p : "/run/airlock-bpf-audit.state";
+}
+
+static void load_state(unsigned *enabled, unsigned *backlog)
+{
+	FILE *f = fopen(state_path(), "re");
+	unsigned e, b;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%u %u", &e, &b) == 2) {
+		*enabled = e;
+		*backlog = b;
+	}
+	fclose(f);
+}
+
+static void save_state(unsigned enabled, unsigned backlog)
+{
+	FILE *f = fopen(state_path(), "we");
+
+	if (!f)
+		return;
+	fprintf(f, "%u %u\n", enabled, backlog);
+	fclose(f);
+}
+
 static void become_listener(struct kaudit *k, const char *why)
 {
 	int group = AUDIT_NLGRP_READLOG;
@@ -181,16 +216,17 @@ void kaudit_open(struct kaudit *k)
 	}
 	k->mode = KAUDIT_DAEMON;
 	snprintf(k->why, sizeof(k->why), "no audit daemon: records come to the loader");
-	if (!st.enabled) {
-		k->set_enabled = set_status(k->fd, AUDIT_STATUS_ENABLED, 1) == 0;
-		k->enabled = k->set_enabled;
-		if (k->set_enabled)
-			add_task_never_rule(k->fd); /* EEXIST: already there */
+	/* what to put back on exit: as found, or as found by a loader that died */
+	k->orig_enabled = st.enabled;
+	k->orig_backlog = st.backlog_limit;
+	load_state(&k->orig_enabled, &k->orig_backlog);
+	save_state(k->orig_enabled, k->orig_backlog);
+	if (!st.enabled && set_status(k->fd, AUDIT_STATUS_ENABLED, 1) == 0) {
+		k->enabled = true;
+		add_task_never_rule(k->fd); /* EEXIST: already there */
 	}
-	if (st.backlog_limit < 8192 && set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, 8192) == 0) {
-		k->set_backlog = true;
-		k->old_backlog = st.backlog_limit;
-	}
+	if (st.backlog_limit < 8192)
+		set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, 8192);
 }
 
 int kaudit_status(bool *enabled, int *daemon_pid)
@@ -218,11 +254,11 @@ void kaudit_close(struct kaudit *k)
 		 * on would take the audit slow path on each syscall. (auditd
 		 * starts by deleting all rules, so it does not get in its way.)
 		 */
-		if (k->set_enabled)
-			set_status(k->fd, AUDIT_STATUS_ENABLED, 0);
-		if (k->set_backlog)
-			set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, k->old_backlog);
+		if (k->orig_enabled != 2) /* 2: locked, nothing was changed */
+			set_status(k->fd, AUDIT_STATUS_ENABLED, k->orig_enabled);
+		set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, k->orig_backlog);
 		set_status(k->fd, AUDIT_STATUS_PID, 0);
+		unlink(state_path());
 	}
 	close(k->fd);
 	k->fd = -1;

@@ -16,8 +16,10 @@
  *   processes none; Landlock and seccomp records still arrive, without the
  *   SYSCALL record.
  * So: with no audit daemon on the host we become it, enable audit and add the
- * task,never rule; on exit we disable audit and unregister, but leave the
- * rule, since "audit was once enabled" cannot be undone. With a daemon
+ * task,never rule; on exit we put "enabled" and the backlog limit back and
+ * unregister, but leave the rule, since "audit was once enabled" cannot be
+ * undone. The settings as found are kept in /run/airlock-bpf-audit.state
+ * while we run, so the next loader restores them if this one is killed. With a daemon
  * (auditd) we only listen on the read-only multicast group and change nothing.
  *
  * Attribution: seccomp records carry the offending pid. Landlock access
@@ -37,9 +39,7 @@ struct kaudit {
 	int fd;
 	enum kaudit_mode mode;
 	bool enabled;      /* audit is enabled (Landlock will log) */
-	bool set_enabled;  /* we enabled it */
-	bool set_backlog;
-	unsigned old_backlog;
+	unsigned orig_enabled, orig_backlog; /* to put back on exit (daemon mode) */
 	char why[160];     /* why the mode is what it is, for the ready line */
 };
 
