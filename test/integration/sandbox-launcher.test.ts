@@ -192,6 +192,12 @@ describe('refusals: the program never runs', () => {
     expect(stderr).toMatch(reason);
   });
 
+  it('the exit codes launch.ts knows are the ones the launcher uses (common.h)', () => {
+    const header = readFileSync(new URL('../../services/enforcer/native/src/common.h', import.meta.url), 'utf8');
+    const inC = Object.fromEntries([...header.matchAll(/EXIT_(\w+) = (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    expect(inC).toEqual(LAUNCHER_EXIT);
+  });
+
   it('on a bad command line (exit 110)', async () => {
     await expect(run(defaultLauncherPath(), ['--spec-fd', '1'])).rejects.toMatchObject({ code: LAUNCHER_EXIT.USAGE });
   });
