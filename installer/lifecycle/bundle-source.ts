@@ -3,6 +3,7 @@
  * manifest before anything under the prefix changes, then extract it into
  * its release folder with extractBundle (verified, staged, flushed, renamed).
  */
+import { chmod } from 'node:fs/promises';
 import {
   BundleError,
   BundleErrorCodes,
@@ -52,8 +53,9 @@ export interface ExtractReleaseOptions {
 
 export async function extractRelease(file: string, layout: Layout, options: ExtractReleaseOptions): Promise<VerifiedBundle> {
   const { expected } = options;
+  let bundle: VerifiedBundle;
   try {
-    return await extractBundle(file, {
+    bundle = await extractBundle(file, {
       trust: options.trust,
       to: layout.release(expected.manifest.version),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -71,4 +73,8 @@ export async function extractRelease(file: string, layout: Layout, options: Extr
     if (error instanceof BundleError && error.code === BundleErrorCodes.IO && error.cause instanceof InstallError) throw error.cause;
     throw error;
   }
+  // extractBundle's staging folder (now the release) is mkdtemp's 0700; a release is
+  // readable like /usr, so status and doctor work without root.
+  await chmod(layout.release(expected.manifest.version), 0o755);
+  return bundle;
 }

@@ -13,7 +13,7 @@ import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { Layout } from '../layout.js';
 import { claimAbstractSocket } from '../lock.js';
 import { linkedVersion } from '../lifecycle/releases.js';
-import { identify, removePidFile, signalGroup, writePidFile } from './processes.js';
+import { findMarked, identify, removePidFile, signalGroup, signalProcess, waitGone, writePidFile } from './processes.js';
 import { loadServiceSpecs, resolveServices, type ResolvedService } from './services.js';
 import type { ServiceRuntime, SupervisorState } from './state.js';
 
@@ -159,6 +159,20 @@ class Supervisor {
 }
 
 /**
+ * Whatever still carries the appliance's marker once every service group is
+ * gone escaped its group (a daemon that called setsid): it dies too, so a
+ * supervisor stopped by systemd, a container runtime or `down` leaves nothing.
+ */
+async function killStrays(layout: Layout): Promise<void> {
+  const strays = await findMarked(layout.applianceMarker);
+  for (const stray of strays) {
+    log(`killing stray process ${stray.pid} left by a service`);
+    signalProcess(stray.pid, 'SIGKILL');
+  }
+  await waitGone(strays, STOP_GRACE_MS);
+}
+
+/**
  * Runs the supervisor in this process until SIGTERM or SIGINT, then stops
  * every service and returns. One supervisor per prefix.
  */
@@ -194,6 +208,7 @@ export async function runSupervisor(layout: Layout): Promise<void> {
     const signal = await stopRequested;
     log(`${signal}: stopping`);
     await supervisor.stop();
+    await killStrays(layout);
     await rm(layout.supervisorState, { force: true });
     await removePidFile(layout.supervisorPid);
     log('stopped');
