@@ -19,17 +19,19 @@ const secret = join(fx.secret, 'file');
 const ro = fx.readonly;
 const ws = fx.workspace;
 const outside = outsider(fx.secret);
-// A cgroup the agent's uid may write to (delegated), so only the sandbox stops it.
+// Cgroups delegated to the agent's uid: by permissions alone it could move itself from `home` to `away`.
 const delegated = `/sys/fs/cgroup/pids/airlock-sandbox-escape-${process.pid}`;
+const home = join(delegated, 'home');
+const away = join(delegated, 'away');
 
 beforeAll(() => {
   symlinkSync(secret, join(ws, 'link-before'));
-  mkdirSync(delegated);
-  chownSync(join(delegated, 'cgroup.procs'), NOBODY, NOBODY);
+  for (const dir of [delegated, home, away]) mkdirSync(dir);
+  for (const dir of [home, away]) chownSync(join(dir, 'cgroup.procs'), NOBODY, NOBODY);
 });
 afterAll(() => {
   outside.kill('SIGKILL');
-  if (existsSync(delegated)) rmdirSync(delegated);
+  for (const dir of [home, away, delegated]) if (existsSync(dir)) rmdirSync(dir);
   fx.cleanup();
 });
 
@@ -62,13 +64,14 @@ const FILESYSTEM: Array<[string, string, string, string]> = [
   ['make a directory outside write paths', `mkdir:${ro}/dir`, 'EACCES', 'ok'],
   ['make a fifo outside write paths', `mkfifo:${ro}/fifo`, 'EACCES', 'ok'],
   ['make a device node in the workspace (never granted)', `mknod-char:${ws}/null`, 'EACCES', 'EPERM'],
-  ['write cgroup.procs of its own (delegated) cgroup', `cgroup-procs:${delegated}`, 'EACCES', 'ok'],
+  ['leave its cgroup by writing cgroup.procs of another (delegated)', `cgroup-procs:${away}`, 'EACCES', 'ok'],
+  ['read cgroupfs (a protected root)', 'read:/sys/fs/cgroup/pids/cgroup.procs', 'EACCES', 'ok'],
 ];
 
 describe('filesystem: Landlock, by hierarchy', () => {
   let inside: RunResult;
   beforeAll(async () => {
-    inside = await runSandboxed(fsPolicy(), fx, [fx.probe, ...FILESYSTEM.map(([, op]) => op)]);
+    inside = await runSandboxed(fsPolicy(), fx, [fx.probe, ...FILESYSTEM.map(([, op]) => op)], { cgroups: [home] });
     expect(inside.code).toBe(0);
   });
 
