@@ -97,7 +97,7 @@ void commands_handle(const char *line)
 {
 	char err[160];
 	struct jval *req = json_parse(line, err, sizeof(err));
-	const struct jval *seq;
+	long long seq;
 	struct jw w;
 
 	jw_begin(&w);
@@ -110,9 +110,9 @@ void commands_handle(const char *line)
 		json_free(req);
 		return;
 	}
-	seq = json_get(req, "seq");
-	if (seq && seq->type == J_NUM)
-		jw_int(&w, "seq", (long long)seq->num);
+	/* a seq the client can match exactly: an integer JavaScript keeps whole */
+	if (json_int(req, "seq", -(1LL << 53), 1LL << 53, &seq))
+		jw_int(&w, "seq", seq);
 	else
 		jw_null(&w, "seq");
 	handle(req, &w);

@@ -96,6 +96,44 @@ describe('line protocol', () => {
     expect(await l.exited).toEqual({ code: 0, signal: null });
     expect(attached(cg.path)).toEqual([]);
   });
+
+  it('survives 2000 random mutations of a valid request, answering each line once', async () => {
+    const cg = cgroup();
+    const valid = JSON.stringify({
+      cmd: 'add-agent',
+      seq: 1,
+      id: 'f',
+      cgroup: cg.path,
+      policy: egressTables(testPolicy({ allow: [rule('10.0.0.0/8', [[1, 100]], 'tcp')], deny: [rule('fd00::/8')], resolver: { address: '10.0.0.53', port: 53 } })).policy,
+    });
+    let seed = 7;
+    const rand = (k: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % k;
+    };
+    const alphabet = '{}[]":,\\u0123456789abcdef-.eE tnrfl\u0001\u00ff';
+    const lines: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t = [...valid];
+      for (let m = 0; m <= rand(6); m++) {
+        const at = rand(t.length);
+        const c = alphabet[rand(alphabet.length)]!;
+        if (m % 3 === 0) t[at] = c;
+        else if (m % 3 === 1) t.splice(at, 1);
+        else t.splice(at, 0, c);
+      }
+      lines.push(t.join(''));
+      if (i % 50 === 0) lines.push('{"cmd":"remove-agent","seq":9,"id":"f"}');
+    }
+    const l = raw();
+    for (const line of lines) l.send(line);
+    l.send('{"seq":77,"cmd":"ping"}');
+    await l.reply(77);
+    expect(l.lines.filter((x) => 'ok' in x)).toHaveLength(lines.length + 1);
+    l.child.stdin.end();
+    expect(await l.exited).toEqual({ code: 0, signal: null });
+    expect(attached(cg.path)).toEqual([]);
+  });
 });
 
 describe('typed errors of the client', () => {
