@@ -78,6 +78,7 @@ int BPF_PROG(al_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
 	if (n == sizeof(e->filename))
 		e->task.flags |= AL_F_TRUNCATED;
+	e->hdr.size = offsetof(struct al_exec_event, filename) + (n > 0 ? n : 0);
 	al_submit(e, false);
 	return 0;
 }
@@ -150,10 +151,14 @@ int BPF_PROG(al_open_exit, struct pt_regs *regs, long ret)
 	e->ret = ret;
 	e->open_flags = flags;
 	n = bpf_probe_read_user_str(e->path, sizeof(e->path), path);
-	if (n < 0)
+	if (n <= 0) {
 		e->path[0] = 0;
-	else if (n == sizeof(e->path))
+		n = 1;
+	} else if (n == sizeof(e->path)) {
 		e->task.flags |= AL_F_TRUNCATED;
+	}
+	/* forward the path's bytes only: most paths are far shorter than 256 */
+	e->hdr.size = offsetof(struct al_open_event, path) + n;
 	al_submit(e, false);
 	return 0;
 }

@@ -48,16 +48,12 @@ static __always_inline void *al_reserve(__u32 size)
 /*
  * Denials wake the loader at once (it may have to kill the agent). Routine
  * events are submitted without a wake-up, which costs a third of the time
- * (KERNEL-NOTES), and the loader drains them on a short timer; once the
- * buffer is a quarter full we wake it anyway so it never overflows.
+ * (KERNEL-NOTES); the loader drains them on a timer that shortens while
+ * records keep coming (loader/main.c).
  */
 static __always_inline void al_submit(void *e, bool urgent)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > AL_RINGBUF_BYTES / 4)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, urgent ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void al_fill(struct al_hdr *h, struct al_task *t, __u16 op, __u16 size,

@@ -8,7 +8,9 @@
  * offset the decoder uses.
  *
  * Rules of the wire format:
- * - every record starts with struct al_hdr; `size` is the record's length;
+ * - every record starts with struct al_hdr; `size` is the length in use:
+ *   exec and open records end after their string's NUL (the loader forwards
+ *   only `size` bytes), the others are their struct's size;
  * - op numbers are never changed or reused, new events get new numbers;
  * - fields are naturally aligned with explicit padding, so the layout is the
  *   same for clang -target bpf and the host compiler;

@@ -66,6 +66,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	/* act first: a full stdout pipe must not delay a kill */
 	act(h, data, size);
+	/* the part in use (exec and open records end after their string) */
+	if (h->size >= sizeof(*h) && h->size < size)
+		size = h->size;
 	b64 = malloc((size + 2) / 3 * 4 + 1);
 	if (b64) {
 		base64(data, size, b64);
@@ -83,9 +86,9 @@ struct ring_buffer *events_open(const struct al_bpf *b)
 	return ring_buffer__new(b->events_fd, on_record, NULL, NULL);
 }
 
-void events_drain(struct ring_buffer *rb)
+int events_drain(struct ring_buffer *rb)
 {
-	ring_buffer__consume(rb);
+	return ring_buffer__consume(rb);
 }
 
 unsigned long long events_lost_total(void)

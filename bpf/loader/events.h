@@ -12,8 +12,8 @@
 #include "progs.h"
 
 struct ring_buffer *events_open(const struct al_bpf *b);
-/* Drains the buffer (records submitted without a wake-up need this). */
-void events_drain(struct ring_buffer *rb);
+/* Drains the buffer (records submitted without a wake-up need this); returns the records read. */
+int events_drain(struct ring_buffer *rb);
 /* Reports records lost to a full buffer since the last call. */
 void events_check_lost(const struct al_bpf *b);
 unsigned long long events_lost_total(void);

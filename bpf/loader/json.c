@@ -461,10 +461,8 @@ void jw_close(struct jw *w)
 void jw_end(struct jw *w)
 {
 	put(w, "}\n", 2);
-	if (!w->oom) {
-		fwrite(w->buf, 1, w->len, stdout);
-		fflush(stdout);
-	}
+	if (!w->oom)
+		fwrite(w->buf, 1, w->len, stdout); /* the event loop flushes once per turn */
 	free(w->buf);
 	w->buf = NULL;
 }

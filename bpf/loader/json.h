@@ -50,7 +50,7 @@ void jw_null(struct jw *w, const char *key);
 /* A nested object member: jw_open(w, "key") ... jw_close(w). */
 void jw_open(struct jw *w, const char *key);
 void jw_close(struct jw *w);
-/* Writes the line to stdout and frees the buffer. */
+/* Writes the line to stdout (buffered: the caller flushes) and frees the buffer. */
 void jw_end(struct jw *w);
 
 #endif

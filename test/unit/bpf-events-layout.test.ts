@@ -163,6 +163,16 @@ describe('decodeEvent on records filled by C', () => {
     expect(decodeEvent(sample('open'))).toMatchObject({ type: 'open', ret: -13, flags: 0o101, path: '/etc/shadow' });
   });
 
+  it('open and exec records may end after their string (the loader forwards only `size` bytes)', () => {
+    const open = sample('open');
+    const used = LAYOUT.al_open_event.path + '/etc/shadow'.length + 1;
+    open.writeUInt16LE(used, LAYOUT.al_hdr.size);
+    expect(decodeEvent(open.subarray(0, used))).toMatchObject({ type: 'open', path: '/etc/shadow', ret: -13 });
+    const exec = sample('exec');
+    expect(decodeEvent(exec.subarray(0, LAYOUT.al_exec_event.filename + 4))).toMatchObject({ type: 'exec', filename: '/usr' });
+    expect(() => decodeEvent(exec.subarray(0, LAYOUT.al_exec_event.filename))).toThrow(expect.objectContaining({ code: 'BPF_EVENT_MALFORMED' }));
+  });
+
   it('refuses short, truncated and unknown records with BPF_EVENT_MALFORMED', () => {
     const cases = [Buffer.alloc(8), sample('connect').subarray(0, 60), Buffer.concat([Buffer.from([99, 0, 16, 0]), Buffer.alloc(60)])];
     const bad = sample('connect');

@@ -135,13 +135,14 @@ export interface OpenEvent extends EventBase {
 
 export type BpfEvent = ExecEvent | SpawnEvent | ExitEvent | ConnectEvent | SocketEvent | OpenEvent;
 
+/** Exec and open records end after their string's NUL; the others are whole structs. */
 const MIN_SIZE: Record<number, number> = {
-  [EventOp.EXEC]: LAYOUT.al_exec_event.sizeof,
+  [EventOp.EXEC]: LAYOUT.al_exec_event.filename + 1,
   [EventOp.SPAWN]: LAYOUT.al_spawn_event.sizeof,
   [EventOp.EXIT]: LAYOUT.al_exit_event.sizeof,
   [EventOp.CONNECT]: LAYOUT.al_connect_event.sizeof,
   [EventOp.SOCKET]: LAYOUT.al_socket_event.sizeof,
-  [EventOp.OPEN]: LAYOUT.al_open_event.sizeof,
+  [EventOp.OPEN]: LAYOUT.al_open_event.path + 1,
 };
 
 function malformed(message: string, buf: Buffer): BpfError {
@@ -154,7 +155,7 @@ function malformed(message: string, buf: Buffer): BpfError {
 function cstr(buf: Buffer, offset: number, length: number): string {
   const field = buf.subarray(offset, offset + length);
   const end = field.indexOf(0);
-  return field.subarray(0, end < 0 ? length : end).toString('utf8');
+  return field.subarray(0, end < 0 ? field.length : end).toString('utf8');
 }
 
 function pick<T>(list: ReadonlyArray<T | undefined>, index: number, what: string, buf: Buffer): T {
