@@ -83,10 +83,15 @@ class StagingSink implements PayloadSink {
     const handle = await open(join(this.root, file.path), flags, 0o600);
     this.handles.add(handle);
     const writer = new PositionalWriter(handle);
+    const flusher = this.durable ? new EarlyFlusher(handle) : undefined;
     return {
-      write: (chunk) => writer.write(chunk),
+      write: (chunk) => {
+        flusher?.wrote(chunk.length);
+        return writer.write(chunk);
+      },
       close: async () => {
         await writer.flush();
+        await flusher?.settle();
         await handle.chmod(file.mode & 0o755);
         await this.retire(handle);
       },
@@ -121,6 +126,38 @@ class StagingSink implements PayloadSink {
   async abort(): Promise<void> {
     await Promise.allSettled([...this.syncs]);
     await Promise.allSettled([...this.handles].map((h) => h.close()));
+  }
+}
+
+/**
+ * Starts writeback of a large file while it is still being written, so the
+ * final fsync does not wait for gigabytes at once: every EARLY_FLUSH_BYTES a
+ * background fdatasync (never more than one in flight) flushes what is there.
+ */
+const EARLY_FLUSH_BYTES = 64 * 1024 * 1024;
+
+class EarlyFlusher {
+  private sinceFlush = 0;
+  private inFlight: Promise<void> | undefined;
+  private failure: unknown;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  wrote(bytes: number): void {
+    this.sinceFlush += bytes;
+    if (this.sinceFlush < EARLY_FLUSH_BYTES || this.inFlight) return;
+    this.sinceFlush = 0;
+    this.inFlight = this.handle
+      .datasync()
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => (this.inFlight = undefined));
+  }
+
+  async settle(): Promise<void> {
+    await this.inFlight;
+    if (this.failure) throw this.failure;
   }
 }
 
