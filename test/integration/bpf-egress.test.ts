@@ -82,9 +82,11 @@ describe('IPv4', () => {
       { op: 'tcp', host: net.host4, port: 8080 },
       { op: 'tcp', host: '192.0.2.1', port: 8080, timeout: 0.5 },
       { op: 'udp', host: net.ns4, port: 5353 },
+      { op: 'tcp-fastopen', host: net.ns4, port: 8080 },
+      { op: 'tcp-fastopen', host: net.ns4, port: 9090 },
     ];
     // UDP: the policy has no UDP rule at all, so the socket itself is refused
-    expect((await a.run(ops)).results).toEqual(['ok', 'EPERM', 'EPERM', 'EPERM', 'EPERM']);
+    expect((await a.run(ops)).results).toEqual(['ok', 'EPERM', 'EPERM', 'EPERM', 'EPERM', 'ok', 'EPERM']);
     const outside = await probe(undefined, ops);
     expect(outside.results.slice(0, 2)).toEqual(['ok', 'ok']);
     expect(outside.results).not.toContain('EPERM');

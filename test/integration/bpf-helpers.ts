@@ -100,6 +100,7 @@ export async function startBlocked(cg: TestCgroup | undefined, argv: string[]): 
 
 export type ProbeOp =
   | { op: 'tcp'; host: string; port: number; timeout?: number }
+  | { op: 'tcp-fastopen'; host: string; port: number }
   | { op: 'udp'; host: string; port: number }
   | { op: 'udp-connect'; host: string; port: number }
   | { op: 'socket'; family: 4 | 6; type: 'stream' | 'dgram' | 'raw'; proto?: number }

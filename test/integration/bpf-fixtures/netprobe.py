@@ -20,6 +20,11 @@ def run(op):
         with socket.socket(family(op["host"]), socket.SOCK_STREAM) as s:
             s.settimeout(op.get("timeout", 3))
             s.connect((op["host"], op["port"]))
+    elif kind == "tcp-fastopen":
+        # connect and send in one sendto(MSG_FASTOPEN): must be checked as a connect
+        # (blocking: a timeout would make it return EINPROGRESS)
+        with socket.socket(family(op["host"]), socket.SOCK_STREAM) as s:
+            s.sendto(b"airlock", socket.MSG_FASTOPEN, (op["host"], op["port"]))
     elif kind == "udp":
         with socket.socket(family(op["host"]), socket.SOCK_DGRAM) as s:
             s.sendto(b"airlock", (op["host"], op["port"]))
