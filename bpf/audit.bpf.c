@@ -55,7 +55,7 @@ int BPF_PROG(al_fork, struct task_struct *parent, struct task_struct *child)
 	al_fill(&e->hdr, &e->task, AL_OP_SPAWN, sizeof(*e), t->agent);
 	e->child = ctgid;
 	e->pad = 0;
-	al_submit(e, false);
+	al_submit(e, sizeof(*e), false);
 	return 0;
 }
 
@@ -79,7 +79,7 @@ int BPF_PROG(al_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (n == sizeof(e->filename))
 		e->task.flags |= AL_F_TRUNCATED;
 	e->hdr.size = offsetof(struct al_exec_event, filename) + (n > 0 ? n : 0);
-	al_submit(e, false);
+	al_submit(e, sizeof(*e), false);
 	return 0;
 }
 
@@ -104,7 +104,7 @@ int BPF_PROG(al_exit, struct task_struct *p, bool group_dead)
 	al_fill(&e->hdr, &e->task, AL_OP_EXIT, sizeof(*e), agent);
 	e->exit_code = p->exit_code;
 	e->pad = 0;
-	al_submit(e, false);
+	al_submit(e, sizeof(*e), false);
 	return 0;
 }
 
@@ -159,6 +159,6 @@ int BPF_PROG(al_open_exit, struct pt_regs *regs, long ret)
 	}
 	/* forward the path's bytes only: most paths are far shorter than 256 */
 	e->hdr.size = offsetof(struct al_open_event, path) + n;
-	al_submit(e, false);
+	al_submit(e, sizeof(*e), false);
 	return 0;
 }

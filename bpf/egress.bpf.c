@@ -164,7 +164,7 @@ static __always_inline void report_connect(const struct al_agent *a, const struc
 	e->pad16 = 0;
 	e->pad32 = 0;
 	__builtin_memcpy(e->addr, t->addr, 16);
-	al_submit(e, d.verdict != AL_ALLOW);
+	al_submit(e, sizeof(*e), d.verdict != AL_ALLOW);
 }
 
 static __always_inline int check(struct bpf_sock_addr *ctx, __u8 hook, bool v6)
@@ -276,7 +276,7 @@ int al_sock_create(struct bpf_sock *sk)
 		e->protocol = proto;
 		e->pad[0] = 0;
 		e->pad[1] = 0;
-		al_submit(e, verdict != AL_ALLOW);
+		al_submit(e, sizeof(*e), verdict != AL_ALLOW);
 	}
 	return verdict == AL_ALLOW;
 }

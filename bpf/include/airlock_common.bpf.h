@@ -48,12 +48,18 @@ static __always_inline void *al_reserve(__u32 size)
 /*
  * Denials wake the loader at once (it may have to kill the agent). Routine
  * events are submitted without a wake-up, which costs a third of the time
- * (KERNEL-NOTES); the loader drains them on a timer that shortens while
- * records keep coming (loader/main.c).
+ * (KERNEL-NOTES), and the loader drains them on a timer; the record that
+ * fills another eighth of the buffer wakes it, once, so a burst between two
+ * ticks cannot overflow it.
  */
-static __always_inline void al_submit(void *e, bool urgent)
+#define AL_WAKE_STEP (AL_RINGBUF_BYTES / 8)
+
+static __always_inline void al_submit(void *e, __u32 size, bool urgent)
 {
-	bpf_ringbuf_submit(e, urgent ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bool crossed = avail / AL_WAKE_STEP != (avail - size) / AL_WAKE_STEP;
+
+	bpf_ringbuf_submit(e, urgent || crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void al_fill(struct al_hdr *h, struct al_task *t, __u16 op, __u16 size,

@@ -31,6 +31,7 @@ cc -O2 -o "$work/loop" test/bench/bpf-openclose.c
 mkdir "$cgq" "$cga"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+minimum() { sort -n | head -1; }
 now_us() { echo $(( ${EPOCHREALTIME/./} )); }
 
 # the loader reads requests from a fifo and writes to a file, drained at once
@@ -88,11 +89,20 @@ for r in $(seq "$ROUNDS"); do
   stop_loader
 done
 
+# medians, and minimums (steadier when other work shares the machine)
 m_none=$(printf '%s\n' "${none[@]}" | median)
-report() { printf '%-52s %8s ns  %s\n' "$1" "$2" "$(awk -v a="$2" -v b="$m_none" 'BEGIN { printf "%.3fx", a / b }')"; }
-echo "open+close, median of $ROUNDS rounds x $N:"
-report 'host, no loader' "$m_none"
-report 'host, loader + agent (allows not audited)' "$(printf '%s\n' "${quiet[@]}" | median)"
-report 'host, loader + agent auditing allows (open hook)' "$(printf '%s\n' "${hooked[@]}" | median)"
-report 'agent auditing allows (every open reported)' "$(printf '%s\n' "${agent[@]}" | median)"
+n_none=$(printf '%s\n' "${none[@]}" | minimum)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
+report() {
+  local -n xs=$2
+  local m n
+  m=$(printf '%s\n' "${xs[@]}" | median)
+  n=$(printf '%s\n' "${xs[@]}" | minimum)
+  printf '%-50s median %7s ns %s   min %7s ns %s\n' "$1" "$m" "$(ratio "$m" "$m_none")" "$n" "$(ratio "$n" "$n_none")"
+}
+echo "open+close, $ROUNDS rounds x $N:"
+report 'host, no loader' none
+report 'host, loader + agent (allows not audited)' quiet
+report 'host, loader + agent auditing allows (open hook)' hooked
+report 'agent auditing allows (every open reported)' agent
 echo "last round: $reported events forwarded, $lost lost to a full ring buffer"
