@@ -3,7 +3,7 @@
  * log/. var/ (state that outlives releases, and the event log) stays unless
  * --purge, which removes the whole prefix.
  */
-import { access, rm } from 'node:fs/promises';
+import { access, lstat, rm } from 'node:fs/promises';
 import { removeDurably } from '../durable.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { StopResult } from '../supervisor/manager.js';
@@ -30,6 +30,14 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** Exists as an entry (a dangling link counts). */
+async function lexists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function uninstall(ctx: LifecycleContext, options: UninstallOptions = {}): Promise<UninstallResult> {
   requireRoot('uninstall');
   const { layout } = ctx;
@@ -50,15 +58,16 @@ export async function uninstall(ctx: LifecycleContext, options: UninstallOptions
     ctx.note('stopping the appliance');
     const stopped = await ctx.control.stop();
     await ctx.control.disable();
-    const doomed = [layout.link('current'), layout.link('previous'), layout.journal, layout.releases, layout.etc, layout.log];
+    // run/ last: the lock's holder record lives there.
+    const doomed = [layout.link('current'), layout.link('previous'), layout.journal, layout.releases, layout.etc, layout.log, layout.run];
+    const removed: string[] = [];
+    for (const path of doomed) if (await lexists(path)) removed.push(path);
     for (const path of doomed) await removeDurably(path);
     await recordEvent(layout, { event: 'uninstall', from: current ? refOf(current) : null, purge });
-    // run/ goes last: the lock's holder record lives there until the lock is released.
-    await rm(layout.run, { recursive: true, force: true });
     if (purge) {
       await rm(layout.prefix, { recursive: true, force: true });
       return { prefix: layout.prefix, removed: [layout.prefix], kept: [], stopped };
     }
-    return { prefix: layout.prefix, removed: [...doomed, layout.run], kept: [layout.var], stopped };
+    return { prefix: layout.prefix, removed, kept: [layout.var], stopped };
   });
 }

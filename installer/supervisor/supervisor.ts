@@ -173,7 +173,7 @@ async function killStrays(layout: Layout): Promise<void> {
 }
 
 /**
- * Runs the supervisor in this process until SIGTERM or SIGINT, then stops
+ * Runs the supervisor in this process until SIGTERM, SIGINT or SIGHUP, then stops
  * every service and returns. One supervisor per prefix.
  */
 export async function runSupervisor(layout: Layout): Promise<void> {
@@ -200,9 +200,9 @@ export async function runSupervisor(layout: Layout): Promise<void> {
     if (self) await writePidFile(layout.supervisorPid, self);
     log(`supervising ${services.map((s) => s.name).join(', ')} of release ${version}`);
     const supervisor = new Supervisor(layout, version, services);
+    // Handled for good (not once): a second signal while stopping must not kill us before the services.
     const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => resolve(signal));
     });
     supervisor.start();
     const signal = await stopRequested;

@@ -198,6 +198,8 @@ describe('uninstall', () => {
   it('stops and removes the appliance but keeps var/', async () => {
     const run = await airlock(['uninstall', '--prefix', prefix, '--json']);
     expect(run.code, run.stdout).toBe(0);
+    expect(run.json.removed).toEqual(['current', 'previous', 'releases', 'etc', 'log', 'run'].map((p) => join(prefix, p)));
+    expect(run.json.kept).toEqual([join(prefix, 'var')]);
     expect(await applianceProcesses(prefix)).toEqual([]);
     for (const gone of ['current', 'previous', 'releases', 'etc', 'run', 'log']) expect(await exists(join(prefix, gone)), gone).toBe(false);
     expect(await exists(join(prefix, 'var/services/health'))).toBe(true);
