@@ -1,6 +1,6 @@
 /** Picks how the appliance is started on this host: by systemd, or by our detached supervisor. */
 import type { Layout } from '../layout.js';
-import { startDetached, stopAll, type Runtime, type StopResult } from './manager.js';
+import { awaitSupervisor, startDetached, stopAll, type Runtime, type StopResult } from './manager.js';
 import { installUnit, removeUnit, startUnit, stopUnit, systemdIsInit } from './systemd.js';
 
 export interface ApplianceControl {
@@ -20,7 +20,10 @@ export function applianceControl(layout: Layout, runtime: Runtime, options: { fo
       kind: 'systemd',
       enable: () => installUnit(layout, runtime),
       disable: () => removeUnit(layout),
-      start: () => startUnit(layout),
+      start: async () => {
+        await startUnit(layout);
+        await awaitSupervisor(layout);
+      },
       stop: async () => {
         await stopUnit(layout);
         return stopAll(layout);

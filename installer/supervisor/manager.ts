@@ -60,16 +60,25 @@ export async function startDetached(layout: Layout, runtime: Runtime): Promise<v
   faultPoint('start:spawned');
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
+  await awaitSupervisor(layout, { pid: child.pid, exited: () => exited });
+}
+
+/**
+ * Waits until a supervisor (the one with `pid`, if given) has written its pid
+ * file, i.e. has claimed the prefix; fails early if `exited` reports an exit.
+ */
+export async function awaitSupervisor(layout: Layout, until: { pid?: number | undefined; exited?: () => number | null | undefined } = {}): Promise<void> {
   const deadline = Date.now() + START_MS;
   while (Date.now() < deadline) {
     const id = await readPidFile(layout.supervisorPid);
-    if (id && id.pid === child.pid && (await isAlive(id))) return;
-    if (exited !== undefined) break;
+    if (id && (until.pid === undefined || id.pid === until.pid) && (await isAlive(id))) return;
+    if (until.exited?.() !== undefined) break;
     await sleep(25);
   }
+  const code = until.exited?.();
   throw new InstallError(
     InstallErrorCodes.START_FAILED,
-    exited !== undefined ? `the supervisor exited at once (code ${exited})` : `the supervisor did not start within ${START_MS / 1000}s`,
+    code !== undefined ? `the supervisor exited at once (code ${code})` : `the supervisor did not start within ${START_MS / 1000}s`,
     { hint: `See ${layout.supervisorLog}.`, details: { log: await logTail(layout.supervisorLog) } },
   );
 }
