@@ -139,3 +139,26 @@ export class BpfError extends EnforcerError {
     super(code, message, options);
   }
 }
+
+export const RunErrorCodes = {
+  /** A layer the policy needs is missing on this host (details.layers: [{ layer, reason }]): the agent was not started. */
+  LAYER_UNAVAILABLE: 'ENFORCER_LAYER_UNAVAILABLE',
+  /** Running agents needs root (cgroups, BPF, the launcher's privilege drop). */
+  NEEDS_ROOT: 'ENFORCER_NEEDS_ROOT',
+  /** The workspace is missing, not a directory, or hidden from the agent (inside /tmp, which each agent gets privately). */
+  WORKSPACE_INVALID: 'ENFORCER_WORKSPACE_INVALID',
+  /** The audit event file cannot be opened or written: no agent runs without its audit trail. */
+  AUDIT_LOG_FAILED: 'ENFORCER_AUDIT_LOG_FAILED',
+  /** The BPF broker (the one process per host that owns the BPF loader) could not be started or reached. */
+  BROKER_FAILED: 'ENFORCER_BROKER_FAILED',
+} as const;
+
+export type RunErrorCode = (typeof RunErrorCodes)[keyof typeof RunErrorCodes];
+
+/** Running an agent: the checks and set-up around the layers (agent-run.ts and its helpers). */
+export class RunError extends EnforcerError {
+  declare readonly code: RunErrorCode;
+  constructor(code: RunErrorCode, message: string, options: EnforcerErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
