@@ -92,7 +92,8 @@ export async function startBlocked(cg: TestCgroup | undefined, argv: string[]): 
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  // 'close': the process ended and its output has all been read
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
   await new Promise<void>((r, reject) => child.once('spawn', r).once('error', reject));
   cg?.add(child.pid!);
   return { child, pid: child.pid!, output: () => out, errors: () => err, exited, go: () => child.stdin!.end('\n') };
