@@ -8,7 +8,7 @@ export default class Install extends LifecycleCommand {
   static override description =
     'Verifies FILE against --trust while extracting it into PREFIX/releases/<version>, pins the trust root and the ' +
     "bundle's sequence under PREFIX/etc, prepares PREFIX/var, switches PREFIX/current atomically, starts the services " +
-    '(or writes a systemd unit where systemd is PID 1) and waits until they are healthy. On failure nothing stays installed.';
+    '(through a systemd unit it writes, where systemd is PID 1) and waits until they are healthy. On failure nothing stays installed.';
   static override examples = [
     '<%= config.bin %> install airlock-0.1.0.airlock --trust root.crt',
     '<%= config.bin %> install airlock-0.1.0.airlock --trust root.crt --prefix /srv/airlock --no-start',
