@@ -190,6 +190,7 @@ export class BpfLoader {
     const spawnError = new Promise<never>((_, reject) => {
       child.once('error', (cause) => reject(bpfError(BpfErrorCodes.LOADER_FAILED, `cannot start the BPF loader ${path}: ${cause.message}`, { path }, cause)));
     });
+    spawnError.catch(() => undefined); // an 'error' after start must not become an unhandled rejection
     try {
       const first = await Promise.race([iterator.next(), timeout, spawnError]);
       if (first.done) {
