@@ -4,8 +4,8 @@
  *
  *   PREFIX/releases/<version>/   immutable extracted payloads
  *   PREFIX/current, previous     symlinks into releases/, switched by rename
- *   PREFIX/etc/                  pinned trust, sequence high-water mark, release records, airlock.yaml
- *   PREFIX/var/                  state that outlives releases: event log, journal, service state
+ *   PREFIX/etc/                  pinned trust, release records, airlock.yaml
+ *   PREFIX/var/                  state that outlives releases (and a plain uninstall): sequence high-water mark, event log, journal, service state
  *   PREFIX/run/                  pid files, supervisor state, lock holder
  *   PREFIX/log/                  supervisor and service logs
  */
@@ -90,10 +90,6 @@ export class Layout {
     return join(this.trustDir, 'revocations.json');
   }
 
-  /** The anti-rollback high-water mark: the highest sequence ever committed. */
-  get sequenceRecord(): string {
-    return join(this.etc, 'installed-sequence.json');
-  }
 
   get config(): string {
     return join(this.etc, 'airlock.yaml');
@@ -111,6 +107,15 @@ export class Layout {
   // ------------------------------------------------------------------ var
   get var(): string {
     return join(this.prefix, 'var');
+  }
+
+  /**
+   * The anti-rollback high-water mark: the highest sequence ever committed.
+   * Under var/ so that a plain uninstall keeps it and a reinstall cannot
+   * bring an older signed bundle back; only --purge forgets it.
+   */
+  get sequenceRecord(): string {
+    return join(this.var, 'installed-sequence.json');
   }
 
   /** Append-only JSON lines: every install, upgrade, rollback and failure. */

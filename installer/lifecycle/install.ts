@@ -14,7 +14,7 @@ import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal } from './journal.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
-import { linkedVersion, recordOf, refOf, setLink, writeReleaseRecord, type ReleaseRecord } from './releases.js';
+import { assertAboveHighWater, linkedVersion, recordOf, refOf, setLink, writeReleaseRecord, type ReleaseRecord } from './releases.js';
 import { abandon, commit, healthFailed, migrateState, releaseServices, startRelease } from './transition.js';
 import { pinTrust, type PinnedRoot } from './trust.js';
 
@@ -49,10 +49,11 @@ export async function installBundle(file: string, ctx: LifecycleContext, options
       });
     }
     const trust = await loadTrust(options.trust);
-    await mkdir(layout.releases, { recursive: true });
-    await mkdir(layout.var, { recursive: true });
     const header = await readVerifiedHeader(file, trust);
     const to = refOf(header.manifest);
+    await assertAboveHighWater(layout, file, to);
+    await mkdir(layout.releases, { recursive: true });
+    await mkdir(layout.var, { recursive: true });
     await assertReleaseFits(layout, header);
     const journal = newJournal({ op: 'install', from: null, previousBefore: null, to, extracts: true });
     await writeJournal(layout, journal);

@@ -116,6 +116,23 @@ export function readSequenceRecord(layout: Layout): Promise<SequenceRecord | und
   return readRecord(layout.sequenceRecord, SequenceRecordSchema);
 }
 
+/**
+ * Refuses a bundle whose sequence is not above the high-water mark (or, with
+ * no record yet, above `floor`): an older signed bundle is never taken back.
+ */
+export async function assertAboveHighWater(layout: Layout, file: string, to: ReleaseRef, floor?: number): Promise<void> {
+  const highWater = (await readSequenceRecord(layout))?.highWater ?? floor;
+  if (highWater === undefined || to.sequence > highWater) return;
+  throw new InstallError(
+    InstallErrorCodes.DOWNGRADE,
+    `${file} has sequence ${to.sequence} (version ${to.version}), not above the installed high-water mark ${highWater}; refusing it`,
+    {
+      hint: 'Only a bundle with a higher sequence can be installed; an older signed bundle is never taken back. To go back, use `airlock rollback`.',
+      details: { sequence: to.sequence, highWater, version: to.version },
+    },
+  );
+}
+
 /** Raises the high-water mark to `release` (never lowers it). */
 export async function raiseHighWater(layout: Layout, release: ReleaseRef): Promise<void> {
   const existing = await readSequenceRecord(layout);

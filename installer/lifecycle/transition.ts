@@ -108,7 +108,8 @@ export async function undo(ctx: LifecycleContext, journal: Journal, failure: Fai
   }
   if (journal.op === 'install') {
     await ctx.control.disable();
-    for (const pinned of [layout.trustDir, layout.sequenceRecord, layout.releaseRecords]) await removeDurably(pinned);
+    // The high-water mark stays: it only ever rises on a commit, and it outlives installs.
+    for (const pinned of [layout.trustDir, layout.releaseRecords]) await removeDurably(pinned);
   }
   await recordEvent(layout, {
     event,

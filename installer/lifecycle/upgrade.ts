@@ -11,7 +11,7 @@ import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal, type ReleaseRef } from './journal.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
-import { linkedRelease, readSequenceRecord, recordOf, refOf, setLink, writeReleaseRecord, type ReleaseRecord } from './releases.js';
+import { assertAboveHighWater, linkedRelease, recordOf, refOf, setLink, writeReleaseRecord, type ReleaseRecord } from './releases.js';
 import { abandon, commit, healthFailed, migrateState, releaseServices, startRelease } from './transition.js';
 import { loadPinnedTrust } from './trust.js';
 
@@ -44,17 +44,7 @@ export async function upgrade(file: string, ctx: LifecycleContext, options: Upgr
     const trust = await loadPinnedTrust(layout);
     const header = await readVerifiedHeader(file, trust);
     const to = refOf(header.manifest);
-    const highWater = (await readSequenceRecord(layout))?.highWater ?? current.sequence;
-    if (to.sequence <= highWater) {
-      throw new InstallError(
-        InstallErrorCodes.DOWNGRADE,
-        `${file} has sequence ${to.sequence} (version ${to.version}), not above the installed high-water mark ${highWater}; refusing it`,
-        {
-          hint: 'Only a bundle with a higher sequence can be installed; an older signed bundle is never taken back. To go back, use `airlock rollback`.',
-          details: { sequence: to.sequence, highWater, version: to.version },
-        },
-      );
-    }
+    await assertAboveHighWater(layout, file, to, current.sequence);
     if (to.version === current.version || to.version === previous?.version) {
       throw new InstallError(InstallErrorCodes.RELEASE_EXISTS, `release ${to.version} is already installed (as ${to.version === current.version ? 'current' : 'previous'})`, {
         hint: 'Give the new bundle a new version as well as a higher sequence.',

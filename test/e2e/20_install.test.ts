@@ -41,6 +41,7 @@ beforeAll(async () => {
   bundles.sameSeq = await fx.bundle({ version: '1.1.1', sequence: 2, services: ok });
   bundles.lower = await fx.bundle({ version: '1.0.5', sequence: 1, services: ok });
   bundles.slow = await fx.bundle({ version: '1.2.0', sequence: 3, services: [{ name: 'health', kind: 'slow', port, env: { SLOW_MS: '2500' } }] });
+  bundles.v4 = await fx.bundle({ version: '1.3.0', sequence: 4, services: ok });
 });
 
 afterAll(async () => {
@@ -71,7 +72,7 @@ describe('install → status', () => {
     expect(await exists(join(prefix, 'previous'))).toBe(false);
     const pinned = await readFile(join(prefix, 'etc/trust/root.crt'), 'utf8');
     expect(certificateFingerprint(pinned)).toBe(certificateFingerprint(await readFile(fx.trustRoot, 'utf8')));
-    expect(JSON.parse(await readFile(join(prefix, 'etc/installed-sequence.json'), 'utf8')).highWater).toBe(1);
+    expect(JSON.parse(await readFile(join(prefix, 'var/installed-sequence.json'), 'utf8')).highWater).toBe(1);
     for (const path of ['etc/airlock.yaml', 'var/events.log', 'var/services/health', 'run/supervisor.pid', 'run/health.pid', 'log/health.log', 'log/supervisor.log']) {
       expect(await exists(join(prefix, path)), path).toBe(true);
     }
@@ -208,8 +209,18 @@ describe('uninstall', () => {
     expect((await airlock(['status', '--prefix', prefix, '--json'])).json.error.code).toBe('INSTALL_NOT_INSTALLED');
   });
 
-  it('a new install reuses the kept var/', async () => {
+  it('the kept high-water mark refuses reinstalling an older bundle (exit 21), changing nothing', async () => {
+    const before = await snapshot(prefix);
     const run = await airlock(['install', bundles.v1!, '--trust', fx.trustRoot, '--prefix', prefix, '--json']);
+    expect(run.code, run.stdout).toBe(21);
+    expect(run.json.error.code).toBe('INSTALL_DOWNGRADE');
+    // run/ holds only the lock's runtime state; everything persistent is unchanged.
+    const { run: _lockDir, ...after } = await snapshot(prefix);
+    expect(after).toEqual(before);
+  });
+
+  it('a new install of a newer bundle reuses the kept var/', async () => {
+    const run = await airlock(['install', bundles.v4!, '--trust', fx.trustRoot, '--prefix', prefix, '--json']);
     expect(run.code, run.stdout).toBe(0);
     const events = (await readFile(join(prefix, 'var/events.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).event);
     expect(events).toEqual(['install', 'upgrade', 'rollback', 'upgrade', 'uninstall', 'install']);

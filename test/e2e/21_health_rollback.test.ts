@@ -138,7 +138,7 @@ describe('a first install that never becomes healthy', () => {
     const run = await airlock(['install', bad, '--trust', fx.trustRoot, '--prefix', other, '--health-timeout', '2', '--json']);
     expect(run.code, run.stdout).toBe(22);
     expect(run.json.error.message).toContain('nothing was installed');
-    for (const gone of ['current', 'etc/trust', 'etc/installed-sequence.json', 'var/journal.json']) expect(await exists(join(other, gone)), gone).toBe(false);
+    for (const gone of ['current', 'etc/trust', 'var/installed-sequence.json', 'var/journal.json']) expect(await exists(join(other, gone)), gone).toBe(false);
     expect(await readdir(join(other, 'releases'))).toEqual([]);
     expect((await events(other)).at(-1)).toMatchObject({ event: 'install-failed', failure: { service: 'api' } });
     expect((await airlock(['status', '--prefix', other, '--json'])).json.error.code).toBe('INSTALL_NOT_INSTALLED');
