@@ -90,7 +90,6 @@ export class Layout {
     return join(this.trustDir, 'revocations.json');
   }
 
-
   get config(): string {
     return join(this.etc, 'airlock.yaml');
   }
