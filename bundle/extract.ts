@@ -5,7 +5,7 @@
  * On any failure the staging folder is removed and the target is untouched.
  */
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BundleError, BundleErrorCodes, BundleEnvironmentError } from './errors.js';
 import type { ManifestFile } from './manifest.js';
@@ -48,9 +48,11 @@ export async function assertFreeSpace(folder: string, header: Pick<VerifiedHeade
   }
 }
 
-function environmentError(error: unknown, what: string): BundleError {
-  if (error instanceof BundleError) return error;
-  const code = (error as NodeJS.ErrnoException).code;
+/** Turns a system call failure into a typed error; any other error passes through unchanged. */
+function environmentError(error: unknown, what: string): unknown {
+  const errno = error as NodeJS.ErrnoException;
+  if (error instanceof BundleError || typeof errno.syscall !== 'string') return error;
+  const code = errno.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new BundleEnvironmentError(BundleErrorCodes.DISK_FULL, `the disk filled up while ${what}`, {
       cause: error,
@@ -204,6 +206,8 @@ export async function extractBundle(file: string, options: ExtractOptions): Prom
       },
     });
     await sink.settle();
+    // mkdtemp made the staging folder 0700 so nobody saw it half-written.
+    await chmod(staging, 0o755);
     await rename(staging, target);
     if (options.durable ?? true) await syncFolder(parent);
     return { ...verified, target };

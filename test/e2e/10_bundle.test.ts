@@ -134,7 +134,8 @@ describe('airlock bundle', () => {
     expect(run.json.manifest.files.map((f: { path: string }) => f.path)).toEqual(['app/deep/a/b/c/d.txt', 'app/lib/data.txt', 'app/run.sh']);
     expect(run.json.signatures).toHaveLength(2);
     const human = await runAirlock(['bundle', 'inspect', bundle]);
-    expect(human.stdout).toMatch(/NOT VERIFIED/);
+    expect(human.stderr).toMatch(/NOT VERIFIED/);
+    expect(human.stdout).toBe('');
   });
 
   it('extract creates the folder with exact contents', async () => {

@@ -4,7 +4,7 @@
  * through extraction, and extraction must leave nothing behind.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -234,13 +234,24 @@ describe('valid bundles', () => {
     await writeFile(file, validBundle(files, [a()]));
     const result = await extractBundle(file, { trust, to: join(dir, 'release') });
     expect(result.signatures.signers.map((s) => s.subject)).toEqual(['CN=Signer A']);
-    const { readFile, stat } = await import('node:fs/promises');
+    const { readFile } = await import('node:fs/promises');
     for (const f of files) {
       const bytes = await readFile(join(dir, 'release', f.path));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(f.body).digest('hex'));
       expect((await stat(join(dir, 'release', f.path))).mode & 0o777).toBe(f.mode ?? 0o644);
     }
     expect((await readdir(dir)).sort()).toEqual(['bundle.airlock', 'release']);
+    expect((await stat(join(dir, 'release'))).mode & 0o777).toBe(0o755);
+  });
+
+  it("passes the caller's own onHeader error through unchanged, and writes nothing", async () => {
+    const dir = await mkdtemp(join(work, 'onheader-'));
+    const file = join(dir, 'bundle.airlock');
+    await writeFile(file, validBundle(files, [a()]));
+    const refusal = Object.assign(new Error('sequence too low'), { code: 'INSTALL_DOWNGRADE' });
+    const extracting = extractBundle(file, { trust, to: join(dir, 'release'), onHeader: () => { throw refusal; } });
+    await expect(extracting).rejects.toBe(refusal);
+    expect(await readdir(dir)).toEqual(['bundle.airlock']);
   });
 
   it('accepts 2-of-3 when all three sign', async () => {

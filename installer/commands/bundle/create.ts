@@ -62,8 +62,8 @@ export default class BundleCreate extends AirlockCommand {
       });
       progress.done();
       const { manifest } = result;
-      this.log(`wrote ${result.file}: ${manifest.name} ${manifest.version} (sequence ${manifest.sequence}), ${manifest.files.length} files, ${result.bytes} bytes`);
-      this.log(`manifest sha256 ${result.manifestSha256}; expires ${manifest.expires}`);
+      this.note(`wrote ${result.file}: ${manifest.name} ${manifest.version} (sequence ${manifest.sequence}), ${manifest.files.length} files, ${result.bytes} bytes`);
+      this.note(`manifest sha256 ${result.manifestSha256}; expires ${manifest.expires}`);
       return {
         file: result.file,
         name: manifest.name,

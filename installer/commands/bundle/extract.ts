@@ -26,8 +26,8 @@ export default class BundleExtract extends AirlockCommand {
     try {
       const bundle = await extractBundle(args.file, { trust, to: flags.to, onProgress: progress.update, signal: controller.signal });
       progress.done();
-      this.log(`extracted ${args.file} into ${bundle.target}`);
-      for (const line of describeSummary(summarize(bundle))) this.log(line);
+      this.note(`extracted ${args.file} into ${bundle.target}`);
+      for (const line of describeSummary(summarize(bundle))) this.note(line);
       return { ...summarize(bundle), target: bundle.target };
     } finally {
       progress.done();

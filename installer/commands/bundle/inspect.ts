@@ -15,16 +15,16 @@ export default class BundleInspect extends AirlockCommand {
     const { args } = await this.parse(BundleInspect);
     const result = await inspectBundle(args.file);
     const { manifest } = result;
-    this.log('NOT VERIFIED: inspect only reads what the bundle claims. Run `airlock bundle verify` to check it.');
-    this.log(`bundle     ${manifest.name} ${manifest.version} (sequence ${manifest.sequence})`);
-    this.log(`created    ${manifest.created}, expires ${manifest.expires}`);
-    this.log(`threshold  ${manifest.threshold} signer(s)`);
-    for (const s of result.signatures) this.log(`signature  ${s.alg} by ${s.subject} (issuer ${s.issuer}, until ${s.notAfter})`);
-    this.log(`size       ${formatBytes(result.bundleBytes)} bundle, ${formatBytes(result.payloadBytes)} payload in ${manifest.files.length} files`);
+    this.note('NOT VERIFIED: inspect only reads what the bundle claims. Run `airlock bundle verify` to check it.');
+    this.note(`bundle     ${manifest.name} ${manifest.version} (sequence ${manifest.sequence})`);
+    this.note(`created    ${manifest.created}, expires ${manifest.expires}`);
+    this.note(`threshold  ${manifest.threshold} signer(s)`);
+    for (const s of result.signatures) this.note(`signature  ${s.alg} by ${s.subject} (issuer ${s.issuer}, until ${s.notAfter})`);
+    this.note(`size       ${formatBytes(result.bundleBytes)} bundle, ${formatBytes(result.payloadBytes)} payload in ${manifest.files.length} files`);
     for (const c of manifest.components) {
       const files = manifest.files.filter((f) => f.component === c.name);
       const bytes = files.reduce((sum, f) => sum + f.size, 0);
-      this.log(`component  ${c.name}: ${files.length} files, ${formatBytes(bytes)}${c.description ? ` — ${c.description}` : ''}`);
+      this.note(`component  ${c.name}: ${files.length} files, ${formatBytes(bytes)}${c.description ? ` — ${c.description}` : ''}`);
     }
     return result;
   }

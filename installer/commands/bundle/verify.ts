@@ -21,8 +21,8 @@ export default class BundleVerify extends AirlockCommand {
       const bundle = await readBundle(args.file, { trust, onProgress: progress.update });
       const summary = summarize(bundle);
       progress.done();
-      this.log(`OK ${args.file}`);
-      for (const line of describeSummary(summary)) this.log(line);
+      this.note(`OK ${args.file}`);
+      for (const line of describeSummary(summary)) this.note(line);
       return { verified: true, ...summary };
     } finally {
       progress.done();

@@ -24,9 +24,9 @@ export default class KeysInit extends AirlockCommand {
       rootDays: flags.days,
       signerDays: flags['signer-days'],
     });
-    this.log(`root CA      ${result.root.certificate}`);
-    this.log(`signer       ${result.signer.certificate}`);
-    this.log(`root SHA-256 fingerprint: ${result.root.fingerprint}`);
+    this.note(`root CA      ${result.root.certificate}`);
+    this.note(`signer       ${result.signer.certificate}`);
+    this.note(`root SHA-256 fingerprint: ${result.root.fingerprint}`);
     this.note('Keep root.key offline. Pin root.crt on each appliance with --trust.');
     return result;
   }

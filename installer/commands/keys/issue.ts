@@ -26,7 +26,7 @@ export default class KeysIssue extends AirlockCommand {
       outDir: flags.out,
       name,
     });
-    this.log(`signer ${result.certificate} (SHA-256 ${result.fingerprint})`);
+    this.note(`signer ${result.certificate} (SHA-256 ${result.fingerprint})`);
     return result;
   }
 }

@@ -27,7 +27,7 @@ export default class KeysRevoke extends AirlockCommand {
       list: flags.list,
       reason: flags.reason,
     });
-    this.log(`revoked ${result.fingerprint}; ${result.list} now lists ${result.revoked} signer(s)`);
+    this.note(`revoked ${result.fingerprint}; ${result.list} now lists ${result.revoked} signer(s)`);
     return result;
   }
 }
