@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACCESS_FS, ACCESS_NET, GRANTS, MAX_PORT_RULES, planRuleset, REQUIRED_ABI, RESTRICT_SELF, SCOPE } from '../../services/enforcer/landlock/index.js';
+import { ACCESS_FS, ACCESS_NET, GRANTS, IOCTL_HARMLESS_DEVICES, MAX_PORT_RULES, planRuleset, REQUIRED_ABI, RESTRICT_SELF, SCOPE } from '../../services/enforcer/landlock/index.js';
 import type { CompiledNetwork, EgressRule } from '../../services/enforcer/policy/index.js';
 
 const noNetwork: CompiledNetwork = { allow: [], deny: [], loopback: false };
@@ -34,6 +34,17 @@ describe('Landlock ruleset planner', () => {
     expect(GRANTS.write & ACCESS_FS.EXECUTE).toBe(0);
     for (const never of [ACCESS_FS.MAKE_CHAR, ACCESS_FS.MAKE_BLOCK, ACCESS_FS.IOCTL_DEV]) expect(GRANTS.write & never).toBe(0);
     for (const needed of [ACCESS_FS.TRUNCATE, ACCESS_FS.REFER, ACCESS_FS.REMOVE_FILE, ACCESS_FS.MAKE_REG, ACCESS_FS.MAKE_SYM]) expect(GRANTS.write & needed).toBe(needed);
+  });
+
+  it('grants the ioctl right with the null-like devices only (isatty() on a stream sent to /dev/null asks it)', () => {
+    const r = planRuleset({ filesystem: fs({ read: ['/dev/urandom', '/dev/tty', '/dev'], write: ['/dev/null'] }), network: noNetwork, protectedRoots: [] });
+    expect(r.paths).toEqual([
+      { path: '/dev', access: GRANTS.read },
+      { path: '/dev/null', access: GRANTS.write | ACCESS_FS.IOCTL_DEV },
+      { path: '/dev/tty', access: GRANTS.read },
+      { path: '/dev/urandom', access: GRANTS.read | ACCESS_FS.IOCTL_DEV },
+    ]);
+    expect([...IOCTL_HARMLESS_DEVICES].sort()).toEqual(['/dev/full', '/dev/null', '/dev/random', '/dev/urandom', '/dev/zero']);
   });
 
   it('adds the runtime’s extra grants', () => {

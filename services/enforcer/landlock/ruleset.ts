@@ -6,7 +6,7 @@
  * Filesystem: every right is handled, so whatever is not granted is denied.
  * read → read files and list directories; write → read plus create, write,
  * truncate, rename, link and remove (never device nodes); exec → read plus
- * execute. Device ioctls are never granted.
+ * execute. Device ioctls are granted only on the null-like devices (below).
  *
  * Protected roots (cgroupfs, the appliance's prefix, audit log, policy repo):
  * Landlock only grants, and a grant covers a whole hierarchy, so a granted
@@ -44,6 +44,15 @@ const WRITE =
 const EXEC = READ | ACCESS_FS.EXECUTE;
 
 export const GRANTS = { read: READ, write: WRITE, exec: EXEC } as const;
+
+/**
+ * isatty() on a stream redirected to /dev/null asks the device with an ioctl
+ * (TCGETS): denied, that is a violation, and under on_violation: kill it
+ * ended every `cmd >/dev/null`. These drivers offer no ioctl an unprivileged
+ * process can use (random's need CAP_SYS_ADMIN), so a grant of one of them
+ * carries the ioctl right.
+ */
+export const IOCTL_HARMLESS_DEVICES: ReadonlySet<string> = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom']);
 
 /** Above this many distinct ports, connect is left to the eBPF layer rather than adding a rule a port. */
 export const MAX_PORT_RULES = 1024;
@@ -97,7 +106,7 @@ export function planRuleset(input: RulesetInput): LandlockRuleset {
   const access = new Map<string, number>();
   const grant = (path: string, rights: number): void => {
     checkAbsolute(path, 'granted path');
-    access.set(path, (access.get(path) ?? 0) | rights);
+    access.set(path, (access.get(path) ?? 0) | rights | (IOCTL_HARMLESS_DEVICES.has(path) ? ACCESS_FS.IOCTL_DEV : 0));
   };
   input.filesystem.read.forEach((p) => grant(p, READ));
   input.filesystem.write.forEach((p) => grant(p, WRITE));
