@@ -31,6 +31,10 @@ export const PROFILE_SOURCES: Record<ProfileName | 'base', string> = {
   base: `# The runtime every policy gets, whatever it extends (sandbox, development,
 # production, or nothing): what a dynamically linked program needs to start
 # at all. Read-only except /dev/null; programs may run from the system paths.
+# Under on_violation: kill a denied read at start-up ends the agent, so the
+# files libc, python and coreutils open while starting are here too: the
+# locale aliases (any UTF-8 LANG), /proc/filesystems (libselinux, in ls,
+# id, cp ...), ngroups_max (id), the OpenSSL configuration (python's ssl, node).
 agent_policy:
   filesystem:
     read:
@@ -43,10 +47,12 @@ agent_policy:
       - /etc/ld.so.conf
       - /etc/ld.so.conf.d
       - /etc/localtime
+      - /etc/locale.alias
       - /etc/nsswitch.conf
       - /etc/passwd
       - /etc/group
       - /etc/hosts
+      - /etc/ssl/openssl.cnf
       - /dev/null
       - /dev/zero
       - /dev/full
@@ -55,6 +61,8 @@ agent_policy:
       - /proc/self
       - /proc/meminfo
       - /proc/cpuinfo
+      - /proc/filesystems
+      - /proc/sys/kernel/ngroups_max
       - /sys/devices/system/cpu
     write:
       - /dev/null
