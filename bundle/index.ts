@@ -21,7 +21,7 @@ export {
   type IssuedIdentity,
   type VerifiedSigner,
 } from './pki.js';
-export { readBundle, type ReadBundleOptions, type VerifiedBundle } from './read.js';
+export { readBundle, verifyBundleHeader, type ReadBundleOptions, type VerifiedBundle } from './read.js';
 export { REVOCATION_FORMAT, signRevocationList, verifyRevocationList, RevocationSet, type RevocationPayload } from './revocation.js';
 export { SIGNATURE_ALG, parseSignatureFile, signManifest, type SigningIdentity, type TrustPolicy } from './signatures.js';
 export { loadTrust, REVOCATION_LIST_FILE, type LoadedTrust, type LoadTrustOptions } from './trust.js';

@@ -58,23 +58,45 @@ async function readMetadataEntry(entry: TarEntry | undefined, name: string, limi
   return Buffer.concat(chunks);
 }
 
+async function bundleSize(file: string): Promise<number> {
+  const info = await stat(file).catch((cause: unknown) => {
+    throw new BundleFormatError(BundleErrorCodes.IO, `cannot read ${file}: ${(cause as Error).message}`, {
+      cause,
+      hint: 'Check the bundle path.',
+    });
+  });
+  return info.size;
+}
+
+/** Reads and verifies the first two entries (signatures, expiry). */
+async function readHeader(entries: AsyncGenerator<TarEntry>, trust: TrustPolicy, now: Date): Promise<VerifiedHeader> {
+  const manifestBytes = await readMetadataEntry((await entries.next()).value || undefined, MANIFEST_NAME, MAX_MANIFEST_BYTES);
+  const signatureBytes = await readMetadataEntry((await entries.next()).value || undefined, SIGNATURE_NAME, MAX_SIGNATURE_FILE_BYTES);
+  return verifyHeader(manifestBytes, signatureBytes, trust, { now });
+}
+
+/**
+ * Verifies only a bundle's metadata (signatures, chain, expiry) without
+ * reading the payload: what an installer checks before it changes anything.
+ */
+export async function verifyBundleHeader(file: string, options: { trust: TrustPolicy; now?: Date }): Promise<VerifiedHeader> {
+  await bundleSize(file);
+  const entries = readTarEntries(file);
+  try {
+    return await readHeader(entries, options.trust, options.now ?? new Date());
+  } finally {
+    await entries.return(undefined);
+  }
+}
+
 export async function readBundle(file: string, options: ReadBundleOptions): Promise<VerifiedBundle> {
-  const bundleBytes = (
-    await stat(file).catch((cause: unknown) => {
-      throw new BundleFormatError(BundleErrorCodes.IO, `cannot read ${file}: ${(cause as Error).message}`, {
-        cause,
-        hint: 'Check the bundle path.',
-      });
-    })
-  ).size;
+  const bundleBytes = await bundleSize(file);
   const entries = readTarEntries(file, {
     ...(options.signal ? { signal: options.signal } : {}),
     onBytes: (read) => options.onProgress?.(read, bundleBytes),
   });
   try {
-    const manifestBytes = await readMetadataEntry((await entries.next()).value || undefined, MANIFEST_NAME, MAX_MANIFEST_BYTES);
-    const signatureBytes = await readMetadataEntry((await entries.next()).value || undefined, SIGNATURE_NAME, MAX_SIGNATURE_FILE_BYTES);
-    const header = verifyHeader(manifestBytes, signatureBytes, options.trust, { now: options.now ?? new Date() });
+    const header = await readHeader(entries, options.trust, options.now ?? new Date());
     await options.onHeader?.(header);
 
     const checker = new PayloadChecker(header.manifest);

@@ -5,11 +5,11 @@
  * on failure nothing is left installed (var/ and log/ stay for diagnosis).
  */
 import { mkdir } from 'node:fs/promises';
-import { loadTrust } from '../../bundle/index.js';
+import { loadTrust, verifyBundleHeader } from '../../bundle/index.js';
 import { ensureConfig } from '../config.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { HealthReport } from '../supervisor/health.js';
-import { assertReleaseFits, extractRelease, readVerifiedHeader } from './bundle-source.js';
+import { assertReleaseFits, extractRelease } from './bundle-source.js';
 import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal } from './journal.js';
 import { requireRoot } from './privileges.js';
@@ -49,7 +49,7 @@ export async function installBundle(file: string, ctx: LifecycleContext, options
       });
     }
     const trust = await loadTrust(options.trust);
-    const header = await readVerifiedHeader(file, trust);
+    const header = await verifyBundleHeader(file, { trust });
     const to = refOf(header.manifest);
     await assertAboveHighWater(layout, file, to);
     await mkdir(layout.releases, { recursive: true });

@@ -4,9 +4,10 @@
  * is switched back and restarted, and the event log says why. A bundle whose
  * sequence is not above the high-water mark is refused before anything changes.
  */
+import { verifyBundleHeader } from '../../bundle/index.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { HealthReport } from '../supervisor/health.js';
-import { assertReleaseFits, extractRelease, readVerifiedHeader } from './bundle-source.js';
+import { assertReleaseFits, extractRelease } from './bundle-source.js';
 import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal, type ReleaseRef } from './journal.js';
 import { requireRoot } from './privileges.js';
@@ -42,7 +43,7 @@ export async function upgrade(file: string, ctx: LifecycleContext, options: Upgr
     if (!current) throw notInstalled(layout.prefix);
     const previous = await linkedRelease(layout, 'previous');
     const trust = await loadPinnedTrust(layout);
-    const header = await readVerifiedHeader(file, trust);
+    const header = await verifyBundleHeader(file, { trust });
     const to = refOf(header.manifest);
     await assertAboveHighWater(layout, file, to, current.sequence);
     if (to.version === current.version || to.version === previous?.version) {
