@@ -151,6 +151,8 @@ export const RunErrorCodes = {
   AUDIT_LOG_FAILED: 'ENFORCER_AUDIT_LOG_FAILED',
   /** The BPF broker (the one process per host that owns the BPF loader) could not be started or reached. */
   BROKER_FAILED: 'ENFORCER_BROKER_FAILED',
+  /** `airlock run` was interrupted (SIGINT, SIGTERM) before the agent started; everything made for it was removed. */
+  INTERRUPTED: 'ENFORCER_INTERRUPTED',
 } as const;
 
 export type RunErrorCode = (typeof RunErrorCodes)[keyof typeof RunErrorCodes];
