@@ -34,7 +34,34 @@ export const ExitCode = {
   LOCKED: 24,
   /** `airlock doctor` found at least one failing check. */
   CHECKS_FAILED: 25,
+  /** `airlock run`: the policy was not found, is invalid, or names a host that did not resolve. */
+  POLICY_REJECTED: 30,
+  /** `airlock run`: this host lacks a layer the policy needs (Landlock, seccomp, eBPF, kernel audit, cgroups); the agent was not started. */
+  LAYER_UNAVAILABLE: 31,
+  /** `airlock run`: the agent could not be started (program not found, launcher refused, protected path, workspace); nothing of it ran. */
+  LAUNCH_FAILED: 32,
+  /** `airlock run`: the enforcer killed the agent at a policy violation (on_violation: kill). */
+  POLICY_VIOLATION: 33,
+  /** `airlock run`: the agent's time ran out (timeout_minutes); its whole process tree was killed. */
+  TIMEOUT: 34,
+  /** `airlock run`: the agent went over its memory budget (max_memory_mb) and the kernel's OOM killer ended it. */
+  MEMORY_BUDGET: 35,
+  /** `airlock run`: the enforcer could no longer supervise the agent (BPF broker or loader gone, audit log unwritable) or set it up; the agent was killed. */
+  ENFORCER_FAILED: 36,
+  /** `airlock run` got SIGINT (143 for SIGTERM); the agent's tree was killed and everything cleaned up. */
+  INTERRUPTED: 130,
+  TERMINATED: 143,
 } as const;
+
+/** Error codes of services/enforcer → exit codes (by prefix where a whole family shares one). */
+const ENFORCER_EXIT_CODES: Array<[RegExp, number]> = [
+  [/^POLICY_/, ExitCode.POLICY_REJECTED],
+  [/^(ENFORCER_LAYER_UNAVAILABLE|CGROUP_UNSUPPORTED)$/, ExitCode.LAYER_UNAVAILABLE],
+  [/^ENFORCER_(LAUNCH_FAILED|PROGRAM_NOT_FOUND|PROTECTED_PATH|LAUNCHER_NOT_FOUND|SPEC_INVALID|SECCOMP_PROGRAM_INVALID|WORKSPACE_INVALID)$/, ExitCode.LAUNCH_FAILED],
+  [/^ENFORCER_NEEDS_ROOT$/, ExitCode.NEEDS_ROOT],
+  [/^ENFORCER_INTERRUPTED$/, ExitCode.INTERRUPTED],
+  [/^(ENFORCER_|BPF_|CGROUP_)/, ExitCode.ENFORCER_FAILED],
+];
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof BundleFormatError || error instanceof BundleTrustError || error instanceof BundlePayloadError) {
@@ -42,6 +69,9 @@ export function exitCodeFor(error: unknown): number {
   }
   if (error instanceof BundleEnvironmentError) return ExitCode.ENVIRONMENT;
   if (error instanceof BundleInputError) return ExitCode.INPUT;
+  const code = (error as { code?: unknown }).code;
+  const enforcer = typeof code === 'string' ? ENFORCER_EXIT_CODES.find(([pattern]) => pattern.test(code)) : undefined;
+  if (enforcer) return enforcer[1];
   const own = (error as { exitCode?: unknown }).exitCode;
   if (typeof own === 'number') return own;
   const oclif = (error as { oclif?: { exit?: unknown } }).oclif;

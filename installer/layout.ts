@@ -103,9 +103,29 @@ export class Layout {
     return join(this.releaseRecords, `${basename(this.release(version))}.json`);
   }
 
+  /** Named agent policies (`airlock run --policy NAME`): NAME.yaml. */
+  get policies(): string {
+    return join(this.etc, 'policies');
+  }
+
   // ------------------------------------------------------------------ var
   get var(): string {
     return join(this.prefix, 'var');
+  }
+
+  /** The enforcer's audit trail (root-only; no agent may ever reach it). */
+  get auditDir(): string {
+    return join(this.var, 'audit');
+  }
+
+  /** Every enforcer decision, one JSON line each, appended. */
+  get auditEvents(): string {
+    return join(this.auditDir, 'enforcer.jsonl');
+  }
+
+  /** Agents' default workspaces: workspaces/<agent id>. */
+  get workspaces(): string {
+    return join(this.var, 'workspaces');
   }
 
   /**
@@ -158,6 +178,11 @@ export class Layout {
     return join(this.run, `${name}.pid`);
   }
 
+  /** One record a running agent (`airlock agents`). */
+  get agentRecords(): string {
+    return join(this.run, 'agents');
+  }
+
   /** The service whose pid file `fileName` (an entry of run/) is, if it is one. */
   servicePidFileOwner(fileName: string): string | undefined {
     const match = /^(.+)\.pid$/.exec(fileName);
@@ -175,6 +200,20 @@ export class Layout {
 
   serviceLog(name: string): string {
     return join(this.log, `${name}.log`);
+  }
+
+  /** The host's BPF broker, when a run under this prefix started it. */
+  get enforcerBrokerLog(): string {
+    return join(this.log, 'enforcer-bpf.log');
+  }
+
+  /**
+   * What no agent policy may grant (nor grant a parent of): everything the
+   * appliance owns. Only var/workspaces is left to agents; the caller adds
+   * whatever else var/ holds when the agent starts.
+   */
+  get enforcerProtectedPaths(): string[] {
+    return [this.releases, this.link('current'), this.link('previous'), this.etc, this.run, this.log, this.auditDir, this.events, this.journal, this.serviceStates];
   }
 
   // ------------------------------------------------------- outside the prefix
