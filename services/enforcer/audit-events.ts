@@ -190,7 +190,7 @@ export class AuditTranslator {
     const exe = f.get('exe') ?? this.#exe.get(pid) ?? null;
     const why = ESCAPE_SYSCALLS[name as keyof typeof ESCAPE_SYSCALLS];
     const rule = SECCOMP_RULES[name] ?? (why ? `never allowed: ${why}` : `seccomp filter: ${name}`);
-    return this.#deny({ time: recordTime(record), pid, exe, operation: SECCOMP_OPERATIONS[name] ?? 'syscall', target: name, layer: 'seccomp', rule }, killed);
+    return this.#deny({ time: recordTime(record), pid, exe, operation: SECCOMP_OPERATIONS[name] ?? 'syscall', target: name, layer: 'seccomp', rule, detail: { record } }, killed);
   }
 
   #landlock(domainPid: number, record: string): Translation {
@@ -211,6 +211,8 @@ export class AuditTranslator {
       target,
       layer: 'landlock',
       rule: `not granted: ${blockers}`,
+      // The kernel's own words (a create names the directory only, and the domain, not the caller).
+      detail: { record },
     });
   }
 

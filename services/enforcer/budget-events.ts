@@ -21,7 +21,7 @@ export function budgetEvents(policy: Pick<CompiledPolicy, 'execution'>, usage: C
     events.push({ ...base, operation: 'memory', target: `${usage.memory.oomKills} process(es) killed`, verdict: 'kill', rule: `execution.max_memory_mb: ${maxMemoryBytes / 2 ** 20}`, detail: { count: usage.memory.oomKills, peakBytes: usage.memory.peakBytes ?? null } });
   }
   if (timedOut) {
-    events.push({ ...base, operation: 'timeout', target: 'agent process tree', verdict: 'kill', rule: `execution.timeout_minutes: ${timeoutSeconds / 60}` });
+    events.push({ ...base, operation: 'timeout', target: 'agent process tree', verdict: 'kill', rule: `execution.timeout_minutes (${timeoutSeconds} s)` });
   }
   return events;
 }
