@@ -5,7 +5,9 @@
  */
 import { cgroupChecks } from './cgroups.js';
 import { diskChecks } from './disk.js';
+import { ebpfChecks, kernelAuditChecks } from './ebpf.js';
 import { kernelChecks } from './kernel.js';
+import { landlockChecks, seccompChecks } from './launcher.js';
 import { lsmChecks } from './lsm.js';
 import { portChecks } from './ports.js';
 import { privilegeChecks } from './privileges.js';
@@ -13,7 +15,19 @@ import type { CheckGroup, CheckResult, DoctorContext } from './types.js';
 
 export type { CheckGroup, CheckResult, CheckStatus, DoctorContext } from './types.js';
 
-export const checkGroups: CheckGroup[] = [privilegeChecks, kernelChecks, lsmChecks, cgroupChecks, diskChecks, portChecks];
+export const checkGroups: CheckGroup[] = [
+  privilegeChecks,
+  kernelChecks,
+  lsmChecks,
+  cgroupChecks,
+  // The enforcer's layers, probed for real: `airlock run` refuses agents where one fails.
+  landlockChecks,
+  seccompChecks,
+  ebpfChecks,
+  kernelAuditChecks,
+  diskChecks,
+  portChecks,
+];
 
 export interface DoctorReport {
   ok: boolean;

@@ -40,6 +40,12 @@ function eventsOf(run: AgentRun, filter: Record<string, unknown>): any[] {
   return fx.events(run.json.agent).filter((e) => Object.entries(filter).every(([k, v]) => e[k] === v));
 }
 
+/** The records of running agents under the prefix's run/agents/. */
+function records(): string[] {
+  const dir = join(fx.prefix, 'run', 'agents');
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
 /** The agent's `sleep <marker>` processes (not the `airlock run` whose command line also names them). */
 function sleepers(marker: string) {
   return processes().filter((p) => p.cmdline.startsWith('sleep') && p.cmdline.includes(marker));
@@ -47,7 +53,7 @@ function sleepers(marker: string) {
 
 function expectClean(run: AgentRun): void {
   expect(agentCgroups()).toEqual([]);
-  expect(readdirSync(join(fx.prefix, 'run', 'agents'))).toEqual([]);
+  expect(records()).toEqual([]);
   expect(processes().filter((p) => p.cmdline.includes(run.json.agent))).toEqual([]);
 }
 
@@ -210,7 +216,7 @@ describe('production', () => {
 
   it('a process outside any agent is never denied while agents run', async () => {
     const agent = startAirlock(['run', '--json', '--policy', policy, '--workspace', fx.workspace(), '--resolver', `${ns.ns4}:53`, '--', '/bin/sleep', '5'], fx.env);
-    await waitFor('the agent to run', () => readdirSync(join(fx.prefix, 'run', 'agents')).length > 0 && agentCgroups().length > 0);
+    await waitFor('the agent to run', () => records().length > 0 && agentCgroups().length > 0);
     const before = fx.events().length;
     const probe = join(fx.root, 'host-probe.py');
     writeFileSync(probe, readFileSync(new URL('../helpers/agent-probe.py', import.meta.url)));
@@ -304,11 +310,11 @@ describe('airlock agents', () => {
     run.child.kill('SIGKILL');
     await run.done;
     await waitFor('the broker to kill its tree', () => sleepers(marker).length === 0, 3000);
-    expect(readdirSync(join(fx.prefix, 'run', 'agents'))).toHaveLength(1); // the dead run's record
+    expect(records()).toHaveLength(1); // the dead run's record
     const listing = (await fx.airlock(['agents', '--json'])).json;
     expect(listing.agents).toEqual([]);
     expect(listing.cleaned).toHaveLength(1);
-    expect(readdirSync(join(fx.prefix, 'run', 'agents'))).toEqual([]);
+    expect(records()).toEqual([]);
     expect(agentCgroups()).toEqual([]);
   });
 
@@ -326,22 +332,43 @@ describe('airlock agents', () => {
 });
 
 describe('refusal', () => {
-  it('a host whose Landlock ABI is too low runs nothing (a launcher reporting ABI 5, test-only via AIRLOCK_LAUNCHER)', async () => {
+  let oldLauncher: string;
+
+  beforeAll(() => {
+    // TEST-ONLY: a launcher that reports Landlock ABI 5 (as on Linux 6.10) and otherwise is the real one.
     const real = join(process.cwd(), 'services/enforcer/native/build/airlock-launch');
-    const fake = join(fx.root, 'old-launcher');
-    writeFileSync(fake, `#!/bin/sh\n# TEST-ONLY: a launcher on a host with Landlock ABI 5\nif [ "$1" = --probe ]; then echo '{"landlock":{"abi":5},"seccomp":{"available":true},"mmapMinAddr":65536}'; exit 0; fi\nexec ${real} "$@"\n`);
-    chmodSync(fake, 0o755);
+    oldLauncher = join(fx.root, 'old-launcher');
+    writeFileSync(oldLauncher, `#!/bin/sh\nif [ "$1" = --probe ]; then echo '{"landlock":{"abi":5},"seccomp":{"available":true},"mmapMinAddr":65536}'; exit 0; fi\nexec ${real} "$@"\n`);
+    chmodSync(oldLauncher, 0o755);
+  });
+
+  it('a host whose Landlock ABI is too low runs nothing (AIRLOCK_LAUNCHER pointing at a launcher reporting ABI 5)', async () => {
     const ws = fx.workspace();
     const before = readdirSync(ws);
-    const run = await fx.airlock(['run', '--json', '--policy', 'sandbox', '--workspace', ws, '--', '/bin/true'], { AIRLOCK_LAUNCHER: fake });
+    const run = await fx.airlock(['run', '--json', '--policy', 'sandbox', '--workspace', ws, '--', '/bin/true'], { AIRLOCK_LAUNCHER: oldLauncher });
     expect(run.code).toBe(EXIT.LAYER_UNAVAILABLE);
     expect(run.json.error).toMatchObject({ code: 'ENFORCER_LAYER_UNAVAILABLE', details: { layers: [expect.objectContaining({ layer: 'landlock' })] } });
     expect(run.json.error.hint).toMatch(/never runs with a layer missing/);
     expect(readdirSync(ws)).toEqual(before);
     expect(agentCgroups()).toEqual([]);
-    expect(readdirSync(join(fx.prefix, 'run', 'agents'))).toEqual([]);
+    expect(records()).toEqual([]);
     const refusal = fx.events().at(-1);
     expect(refusal).toMatchObject({ operation: 'run', verdict: 'deny', layer: 'enforcer', rule: 'ENFORCER_LAYER_UNAVAILABLE' });
+  });
+
+  it('doctor reports each layer as probed, and fails the Landlock check on that host', async () => {
+    const real = await fx.airlock(['doctor', '--json']);
+    const check = (report: any, id: string) => report.checks.find((c: { id: string }) => c.id === id);
+    expect(check(real.json, 'landlock.abi')).toMatchObject({ status: 'pass', message: expect.stringContaining('Landlock ABI 7') });
+    for (const id of ['seccomp.filter', 'seccomp.exec-gate', 'ebpf.cgroup_sock_addr', 'ebpf.cgroup_sock_create', 'ebpf.tp_btf', 'ebpf.btf', 'ebpf.ringbuf', 'kaudit.available']) {
+      expect(check(real.json, id)?.status, id).toBe('pass');
+    }
+    // KERNEL-NOTES: this VM's kernel refuses BPF LSM programs at load
+    expect(check(real.json, 'ebpf.lsm')).toMatchObject({ status: 'warn', message: expect.stringContaining('Operation not permitted') });
+
+    const old = await fx.airlock(['doctor', '--json'], { AIRLOCK_LAUNCHER: oldLauncher });
+    expect(old.code).toBe(25);
+    expect(check(old.json, 'landlock.abi')).toMatchObject({ status: 'fail', message: expect.stringContaining('Landlock ABI 5') });
   });
 });
 
@@ -353,7 +380,7 @@ describe('after every run', () => {
     await waitFor('the programs to be freed', () => airlockPrograms().length === 0, 5000);
     expect(agentCgroups()).toEqual([]);
     expect(existsSync('/run/airlock/enforcer-bpf.sock')).toBe(false);
-    expect(readdirSync(join(fx.prefix, 'run', 'agents'))).toEqual([]);
+    expect(records()).toEqual([]);
     const workspaces = join(fx.prefix, 'var', 'workspaces');
     expect(existsSync(workspaces) ? readdirSync(workspaces) : []).toEqual([]);
   });
