@@ -108,6 +108,7 @@ const LANDLOCK_OPERATIONS: Record<string, string> = {
 };
 
 const REASONS: Record<string, string> = {
+  rule: 'an egress rule allows this socket kind',
   'no-rule': 'no egress rule matches (default deny)',
   dns: 'DNS goes only to the appliance resolver',
   'unknown-agent': 'cgroup without a policy (fail closed)',
