@@ -1,27 +1,33 @@
 /**
- * A stack of undo steps: each step runs at most once, the stack unwinds in
+ * A stack of undo steps: each runs at most once, the stack unwinds in
  * reverse order, and a failing step does not stop the others (the first
  * error is rethrown once all have run).
  */
 export type Step = () => unknown;
 
 export class Cleanup {
-  readonly #steps: Array<() => Promise<void>> = [];
+  readonly #steps: Array<{ run: () => Promise<void>; done: boolean }> = [];
 
-  /** Registers `step`; returns it wrapped so that calling it early makes the unwind skip it. */
+  /** Registers `step`; returns it wrapped. Calling that early runs the step now, and the unwind skips it (the caller owns its outcome). */
   add(step: Step): () => Promise<void> {
-    let done: Promise<void> | undefined;
-    const once = () => (done ??= Promise.resolve().then(step).then(() => undefined));
-    this.#steps.push(once);
-    return once;
+    const entry = { run: async () => void (await step()), done: false };
+    this.#steps.push(entry);
+    return () => {
+      if (entry.done) return Promise.resolve();
+      entry.done = true;
+      return entry.run();
+    };
   }
 
   async run(): Promise<void> {
     let first: unknown;
     let failed = false;
     while (this.#steps.length > 0) {
+      const entry = this.#steps.pop()!;
+      if (entry.done) continue;
+      entry.done = true;
       try {
-        await this.#steps.pop()!();
+        await entry.run();
       } catch (error) {
         if (!failed) first = error;
         failed = true;
