@@ -186,7 +186,7 @@ export class AuditTranslator {
     const f = auditFields(record);
     const nr = Number(f.get('syscall'));
     const name = SYSCALL_NAMES.get(nr) ?? `syscall ${nr}`;
-    const action = Number.parseInt(f.get('code') ?? '0', 16) & SECCOMP_RET_ACTION;
+    const action = (Number.parseInt(f.get('code') ?? '0', 16) & SECCOMP_RET_ACTION) >>> 0; // >>> 0: unsigned, as the kernel means it
     const killed = action === SECCOMP_RET_KILL_PROCESS || action === SECCOMP_RET_KILL_THREAD;
     const exe = f.get('exe') ?? this.#exe.get(pid) ?? null;
     const why = ESCAPE_SYSCALLS[name as keyof typeof ESCAPE_SYSCALLS];
