@@ -5,7 +5,7 @@ const MiB = 2 ** 20;
 
 export default class Agents extends LifecycleCommand {
   static override summary = 'List the running agents: policy, pid, budgets and what they use now.';
-  static override description = 'Read from the records `airlock run` keeps under run/agents/ and from each agent\'s cgroups. Records of runs that died are removed (as root), with whatever they left in cgroupfs.';
+  static override description = 'Read from the records `airlock run` keeps under run/agents/ and from each agent\'s cgroups. Records of runs that died are removed, with whatever they left in cgroupfs. Needs root.';
   static override examples = ['<%= config.bin %> agents', '<%= config.bin %> agents --json'];
 
   async run(): Promise<ListResult> {

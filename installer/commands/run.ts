@@ -63,6 +63,10 @@ Exits with the agent's status (128 + signal number when a signal ended it), or: 
         // Under --json, stdout carries the result alone.
         stdio: ['inherit', this.jsonEnabled() ? 2 : 'inherit', 'inherit'],
         signal: interrupted.signal,
+        // On a terminal only: the agent's own output follows.
+        onStart: (agent) => {
+          if (process.stderr.isTTY) this.note(`airlock: agent ${agent.id} (policy ${agent.policy}, pid ${agent.pid}) in ${agent.workspace}`);
+        },
       });
       const status = statusOf(result, signal);
       const summary = describe(result);

@@ -1,11 +1,12 @@
 /**
  * `airlock agents`: the running agents, from their records, with their
  * budgets and what they use now (read from their cgroups). Records of dead
- * runs (and their cgroups) are cleaned on the way, when running as root.
+ * runs (and their cgroups) are cleaned on the way. Root only (run/ is root's).
  */
 import { AgentRegistry, type AgentRecord } from './agent-registry.js';
 import { sweepStaleAgents } from './agent-sweep.js';
 import { CgroupManager, detectCgroupLayout } from './cgroups/index.js';
+import { RunError, RunErrorCodes } from './errors.js';
 
 export interface AgentUsageNow {
   pids: number;
@@ -18,7 +19,7 @@ export interface AgentUsageNow {
 }
 
 export interface AgentListing extends AgentRecord {
-  /** Null when the cgroups could not be read (the agent is ending, or we are not root). */
+  /** Null when the cgroups could not be read (the agent is ending). */
   usage: AgentUsageNow | null;
 }
 
@@ -29,10 +30,12 @@ export interface ListResult {
 }
 
 export async function listAgents(options: { agentsDir: string; cgroupParent?: string }): Promise<ListResult> {
+  if (process.geteuid?.() !== 0) {
+    throw new RunError(RunErrorCodes.NEEDS_ROOT, 'listing agents needs root: their records are root-only', { hint: 'Run `airlock agents` as root.' });
+  }
   const registry = new AgentRegistry(options.agentsDir);
   const cgroups = new CgroupManager(await detectCgroupLayout(), { parent: options.cgroupParent ?? 'airlock' });
-  const isRoot = process.geteuid?.() === 0;
-  const cleaned = isRoot ? (await sweepStaleAgents(registry, cgroups)).records : [];
+  const cleaned = (await sweepStaleAgents(registry, cgroups)).records;
   const { live } = await registry.list();
   const agents: AgentListing[] = [];
   for (const record of live) {

@@ -82,7 +82,7 @@ export async function readAuditLog(path: string, options: ReadAuditOptions = {})
     file = await open(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw auditError(path, error);
+    throw auditError(path, error, 'read');
   }
   try {
     const found: AuditEvent[] = [];
@@ -121,10 +121,13 @@ function parse(line: string): AuditEvent | undefined {
   }
 }
 
-function auditError(path: string, cause: unknown): RunError {
-  return new RunError(RunErrorCodes.AUDIT_LOG_FAILED, `cannot write the audit log ${path}: ${(cause as Error).message}`, {
+function auditError(path: string, cause: unknown, doing: 'read' | 'write' = 'write'): RunError {
+  return new RunError(RunErrorCodes.AUDIT_LOG_FAILED, `cannot ${doing} the audit log ${path}: ${(cause as Error).message}`, {
     cause,
-    hint: 'Check that the prefix is writable by root and the disk is not full; agents never run without their audit trail.',
+    hint:
+      doing === 'read'
+        ? 'The audit log is root-only: read it as root.'
+        : 'Check that the prefix is writable by root and the disk is not full; agents never run without their audit trail.',
     details: { path },
   });
 }
