@@ -5,10 +5,7 @@ export { runAgent, type EndedBy, type EnforcerPaths, type RunAgentOptions, type 
 export type { AuditEvent, AuditLayer, AuditVerdict, KillReport, Violation } from './audit-events.js';
 export { readAuditLog, type ReadAuditOptions } from './audit-log.js';
 export { probeBpf, type BpfProbe } from './bpf/index.js';
-export { BROKER_SOCKET, DEFAULT_LINGER_MS } from './bpf-broker/index.js';
-export { detectCgroupLayout, type CgroupLayout } from './cgroups/index.js';
-export { EnforcerError, RunError, RunErrorCodes } from './errors.js';
 export { REQUIRED_ABI } from './landlock/index.js';
-export { auditLayerProblems, cgroupLayerProblems, launchLayerProblems, type LayerName, type MissingLayer } from './layers.js';
+export type { LayerName, MissingLayer } from './layers.js';
 export { defaultLauncherPath, probeHost, type HostLayers, type StdioEntry } from './launch.js';
 export { EXEC_GATE_ADDRESS } from './seccomp/index.js';

@@ -179,7 +179,7 @@ function lockFree(name: string): Promise<boolean> {
 }
 
 /** The compiled entry point: beside this module in dist/, or dist's copy when running from the TypeScript sources. */
-export function brokerEntry(): string {
+function brokerEntry(): string {
   const here = fileURLToPath(import.meta.url);
   const entry = join(dirname(here), 'main.js');
   if (!here.endsWith('.ts')) return entry;
