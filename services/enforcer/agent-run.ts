@@ -234,7 +234,8 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   options.onStart?.({ id, pid: agent.pid, policy: policy.name, workspace: workspace.path });
 
   const end = await waitForEnd(agent, cg, broker!, monitor, options.signal);
-  if (end.by === 'exit' && end.signal !== null) await monitor.settle(CAUSE_GRACE_MS);
+  const causeKnown = timeout.expired || (await cg.usage()).memory.oomKills > 0;
+  if (end.by === 'exit' && end.signal !== null && !causeKnown) await monitor.settle(CAUSE_GRACE_MS);
   // The agent is its first process: whatever it leaves behind ends with it.
   await cg.kill();
   // Late kernel audit records, then the loader's pending events (they arrive before its reply):
