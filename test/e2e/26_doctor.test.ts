@@ -53,7 +53,7 @@ describe('airlock doctor --json', () => {
       if (c.status !== 'pass') expect(c.hint, c.id).toBeTruthy();
     }
     const groups = new Set(report.checks.map((c: { id: string }) => c.id.split('.')[0]));
-    expect([...groups].sort()).toEqual(['cgroup', 'disk', 'kernel', 'lsm', 'ports', 'privileges']);
+    expect([...groups].sort()).toEqual(['cgroup', 'disk', 'ebpf', 'kaudit', 'kernel', 'landlock', 'lsm', 'ports', 'privileges', 'seccomp']);
     expect(code).toBe(report.ok ? 0 : 25);
     expect(report.ok).toBe(report.checks.every((c: { status: string }) => c.status !== 'fail'));
   });
