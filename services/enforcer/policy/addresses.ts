@@ -48,7 +48,7 @@ export function parsePrefix(text: string): IpPrefix {
   if (isMapped(raw) && prefix < 96) throw new ValueError(`an IPv4-mapped prefix must be at least /96, got /${prefix}`);
   const firstHostBit = firstSetBitFrom(raw.bytes, prefix);
   if (firstHostBit >= 0) {
-    const net = formatIp({ ...raw, bytes: masked(raw.bytes, prefix) });
+    const net = formatIp({ ...raw, bytes: maskedBytes(raw.bytes, prefix) });
     throw new ValueError(`"${text}" has host bits set after /${prefix} (did you mean ${net}/${prefix}?)`);
   }
   const { address, prefix: p } = unmap(raw, prefix);
@@ -115,7 +115,8 @@ function ipv6Bytes(text: string): Uint8Array {
   return bytes;
 }
 
-function masked(bytes: Uint8Array, prefix: number): Uint8Array {
+/** `bytes` with every bit after the first `prefix` cleared. */
+export function maskedBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   return bytes.map((b, i) => {
     const keep = Math.max(0, Math.min(8, prefix - 8 * i));
     return b & ((0xff << (8 - keep)) & 0xff);
