@@ -7,11 +7,11 @@
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { HealthReport } from '../supervisor/health.js';
 import { withLifecycleLock, type LifecycleContext } from './context.js';
-import { advance, newJournal, writeJournal, type ReleaseRef } from './journal.js';
+import { newJournal, writeJournal, type ReleaseRef } from './journal.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
-import { linkedRelease, refOf, setLink } from './releases.js';
-import { abandon, commit, healthFailed, startRelease } from './transition.js';
+import { linkedRelease, refOf } from './releases.js';
+import { abandon, commit, switchRelease } from './transition.js';
 import { notInstalled } from './upgrade.js';
 
 export interface RollbackResult {
@@ -41,15 +41,7 @@ export async function rollback(ctx: LifecycleContext): Promise<RollbackResult> {
     await writeJournal(layout, journal);
     let health: HealthReport;
     try {
-      ctx.note(`stopping ${from.version}`);
-      await ctx.control.stop();
-      await advance(layout, journal, 'stopped');
-      await setLink(layout, 'previous', from);
-      await setLink(layout, 'current', to);
-      await advance(layout, journal, 'switched');
-      health = await startRelease(ctx, journal);
-      if (!health.healthy) throw healthFailed(to.version, health);
-      await advance(layout, journal, 'healthy');
+      health = await switchRelease(ctx, journal, from, to);
     } catch (error) {
       throw await abandon(ctx, journal, error);
     }

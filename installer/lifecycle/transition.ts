@@ -16,7 +16,7 @@ import { liveSupervisor } from '../supervisor/state.js';
 import { faultPoint } from '../test-hooks.js';
 import type { LifecycleContext } from './context.js';
 import { recordEvent, type EventName } from './events.js';
-import { advance, clearJournal, writeJournal, type Failure, type Journal } from './journal.js';
+import { advance, clearJournal, writeJournal, type Failure, type Journal, type ReleaseRef } from './journal.js';
 import { raiseHighWater, setLink } from './releases.js';
 import { sweep } from './sweep.js';
 
@@ -59,6 +59,24 @@ export async function startRelease(ctx: LifecycleContext, journal: Journal): Pro
   await ctx.control.start();
   await advance(ctx.layout, journal, 'started');
   return waitHealthy(ctx.layout, await releaseServices(ctx.layout, journal.to.version), ctx.healthTimeoutMs);
+}
+
+/**
+ * The middle of an upgrade or rollback: stop what runs, make `from` the
+ * previous and `to` the current release, start it and wait until healthy.
+ * Throws HEALTH_FAILED (the caller undoes) when it does not come up.
+ */
+export async function switchRelease(ctx: LifecycleContext, journal: Journal, from: ReleaseRef, to: ReleaseRef): Promise<HealthReport> {
+  ctx.note(`stopping ${from.version}`);
+  await ctx.control.stop();
+  await advance(ctx.layout, journal, 'stopped');
+  await setLink(ctx.layout, 'previous', from);
+  await setLink(ctx.layout, 'current', to);
+  await advance(ctx.layout, journal, 'switched');
+  const health = await startRelease(ctx, journal);
+  if (!health.healthy) throw healthFailed(to.version, health);
+  await advance(ctx.layout, journal, 'healthy');
+  return health;
 }
 
 export function healthFailed(version: string, report: HealthReport): InstallError {

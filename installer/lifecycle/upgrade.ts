@@ -12,8 +12,8 @@ import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal, type ReleaseRef } from './journal.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
-import { assertAboveHighWater, linkedRelease, recordOf, refOf, setLink, writeReleaseRecord, type ReleaseRecord } from './releases.js';
-import { abandon, commit, healthFailed, migrateState, releaseServices, startRelease } from './transition.js';
+import { assertAboveHighWater, linkedRelease, recordOf, refOf, writeReleaseRecord, type ReleaseRecord } from './releases.js';
+import { abandon, commit, migrateState, releaseServices, switchRelease } from './transition.js';
 import { loadPinnedTrust } from './trust.js';
 
 export interface UpgradeOptions {
@@ -66,15 +66,7 @@ export async function upgrade(file: string, ctx: LifecycleContext, options: Upgr
       // A release whose services.yaml is broken is refused here, while the old one still runs.
       await migrateState(layout, await releaseServices(layout, to.version));
       await advance(layout, journal, 'migrated');
-      ctx.note(`stopping ${from.version}`);
-      await ctx.control.stop();
-      await advance(layout, journal, 'stopped');
-      await setLink(layout, 'previous', from);
-      await setLink(layout, 'current', to);
-      await advance(layout, journal, 'switched');
-      health = await startRelease(ctx, journal);
-      if (!health.healthy) throw healthFailed(to.version, health);
-      await advance(layout, journal, 'healthy');
+      health = await switchRelease(ctx, journal, from, to);
     } catch (error) {
       throw await abandon(ctx, journal, error);
     }
