@@ -34,7 +34,8 @@ AIRLOCK=(node "$ROOT/installer/bin/run.js")
 
 echo "preparing a ${SIZE_MIB} MiB incompressible payload..." >&2
 mkdir -p image/data rauc/content
-openssl rand -out image/data/payload.bin $((SIZE_MIB * 1024 * 1024))
+# openssl rand takes at most 2 GiB - 1 per call: write 64 MiB pieces.
+for ((i = 0; i < SIZE_MIB; i += 64)); do openssl rand $((64 * 1024 * 1024)); done | head -c $((SIZE_MIB * 1024 * 1024)) > image/data/payload.bin
 ln image/data/payload.bin rauc/content/payload.img
 printf 'name: bench\nversion: 1.0.0\nsequence: 1\ncomponents:\n  - name: data\n    files:\n      - src: data\n        dest: data\n' > image/image.yaml
 printf '[update]\ncompatible=airlock-bench\nversion=1.0\n[bundle]\nformat=plain\n[image.rootfs]\nfilename=payload.img\n' > rauc/content/manifest.raucm
