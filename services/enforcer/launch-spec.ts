@@ -5,7 +5,8 @@
  *   airlock-launch-spec 1
  *   uid 65534 / gid 65534
  *   cgroup <dir>                     each: the launcher writes its pid to <dir>/cgroup.procs
- *   private-tmp <dir>                optional: own mount namespace, fresh tmpfs there
+ *   private-tmp <dir>                optional: a fresh tmpfs there (the agent's own)
+ *   mask <dir>                       each: an empty read-only tmpfs there once the ruleset is built
  *   landlock-abi / -fs / -net / -scope / -flags <n>
  *   path <access> <path>             Landlock path-beneath rule
  *   port <access> <port>             Landlock TCP port rule
@@ -27,6 +28,8 @@ export interface LaunchSpec {
   cgroups: string[];
   /** A directory to cover with a private tmpfs in the agent's own mount namespace. */
   privateTmp?: string;
+  /** Directories the agent sees empty and read-only (an empty tmpfs over each, after the ruleset is built). */
+  masks: string[];
   landlock: LandlockRuleset;
   seccomp: SeccompPlan;
   /** The agent's working directory. */
@@ -54,6 +57,7 @@ export function encodeLaunchSpec(spec: LaunchSpec): string {
     `gid ${spec.gid}`,
     ...spec.cgroups.map((dir) => `cgroup ${encodeString(dir)}`),
     ...(spec.privateTmp === undefined ? [] : [`private-tmp ${encodeString(spec.privateTmp)}`]),
+    ...spec.masks.map((dir) => `mask ${encodeString(dir)}`),
     `landlock-abi ${ll.abi}`,
     `landlock-fs ${ll.handledFs}`,
     `landlock-net ${ll.handledNet}`,

@@ -4,11 +4,16 @@
  * let it exec when the caller (after registering the pid with the BPF side)
  * says so.
  *
- * Control channel (fd 4 of the launcher, a socket): the launcher writes
- * "ready <pid>" once it sits in its cgroups with the ruleset built, then
- * waits; "go" lets it drop privileges, restrict itself and exec. It writes
- * "error <exit code> <stage> <reason>" when it refuses; the channel closes
- * without a word when exec succeeded (the descriptor is close-on-exec).
+ * The agent runs in its own PID namespace (it sees only its own processes in
+ * a /proc of its own) and mount namespace (cgroupfs masked): the launcher
+ * forks it and stays behind, forwarding signals, and exits with the agent's
+ * status (services/enforcer/native/README.md).
+ *
+ * Control channel (fd 4 of the launcher, a socket): the agent-to-be writes
+ * "ready <pid>" (its host pid) once it sits in its cgroups with the ruleset
+ * built, then waits; "go" lets it drop privileges, restrict itself and exec.
+ * It writes "error <exit code> <stage> <reason>" when it refuses; the channel
+ * closes without a word when exec succeeded (the descriptor is close-on-exec).
  */
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -27,13 +32,21 @@ export const DEFAULT_AGENT_ID = 65534;
 
 export const DEFAULT_AGENT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
+/**
+ * Masked in the agent's mount namespace (an empty read-only tmpfs, over the
+ * real one only after the Landlock ruleset is built, so no rule can name
+ * it). Runtimes probe cgroupfs for their limits (Node's libuv, Rust, the
+ * JVM): they get ENOENT, not a Landlock denial that would end the agent.
+ */
+export const MASKED_PATHS: readonly string[] = ['/sys/fs/cgroup'];
+
 /** The launcher's exit codes before exec (services/enforcer/native/src/common.h). */
 export const LAUNCHER_EXIT = {
   USAGE: 110,
   SPEC: 111,
   UNAVAILABLE: 112,
   CGROUP: 113,
-  MOUNTNS: 114,
+  NAMESPACE: 114,
   PROGRAM: 115,
   PROTECTED: 116,
   LANDLOCK: 117,
@@ -58,7 +71,7 @@ export interface LaunchFacts {
   protectedRoots?: string[];
   /** The agent's whole environment (default PATH, HOME=workspace, LANG). */
   env?: Record<string, string>;
-  /** Give the agent its own empty tmpfs over this directory, in its own mount namespace. */
+  /** Give the agent its own empty tmpfs over this directory (in its mount namespace). */
   privateTmp?: string;
 }
 
@@ -107,6 +120,7 @@ export function buildLaunchSpec(policy: CompiledPolicy, facts: LaunchFacts, reso
       protectedRoots: [...DEFAULT_PROTECTED_PATHS, ...(facts.protectedRoots ?? [])],
     }),
     seccomp: buildSeccompPlan(policy),
+    masks: [...MASKED_PATHS],
     workspace: facts.workspace,
     program: resolved.program,
     argv: resolved.argv,
@@ -147,14 +161,15 @@ export interface StartOptions {
 }
 
 export interface AgentProcess {
-  /** The launcher, which becomes the agent on exec (same pid). */
+  /** The launcher: it forks the agent into its namespaces and exits as the agent does (code or signal). */
   child: ChildProcess;
+  /** The agent's first process, as the host numbers it (the one to track; it execs the program). */
   pid: number;
   /** Lets it exec; resolves once it has, rejects with LaunchError if the launcher refused. */
   release(): Promise<void>;
   /** Ends it before it runs anything (the launcher exits with ABORTED). */
   abort(): void;
-  /** Exit status of the launcher or, after exec, of the agent. */
+  /** Exit status of the launcher or, after exec, of the agent (when the agent's first process ends, the rest of its PID namespace is killed). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 

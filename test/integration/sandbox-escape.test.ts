@@ -1,6 +1,7 @@
 /**
  * The escape suite for the in-process layers (Landlock, seccomp, no
- * capabilities, no_new_privs), on the real kernel, as root. Every fixture file
+ * capabilities, no_new_privs, its own PID namespace and /proc, cgroupfs
+ * masked), on the real kernel, as root. Every fixture file
  * is owned by the agent's uid and open to it by permissions, and a control run
  * of the same operations outside the sandbox (same uid) shows they succeed
  * there: each denial below is the sandbox's.
@@ -52,7 +53,7 @@ const FILESYSTEM: Array<[string, string, string, string]> = [
   ['read a denied file directly', `read:${secret}`, 'EACCES', 'ok'],
   ['read it through a symlink made before the run', `read:${ws}/link-before`, 'EACCES', 'ok'],
   ['read it through /proc/self/root', `read:/proc/self/root${secret}`, 'EACCES', 'ok'],
-  ['read it through /proc/<pid>/cwd of a process outside', `read:/proc/${outside.pid}/cwd/file`, 'EACCES', 'ok'],
+  ['read it through /proc/<pid>/cwd of a process outside (not in its PID namespace)', `read:/proc/${outside.pid}/cwd/file`, 'ENOENT', 'ok'],
   ['read it through ..', `read:${ws}/../secret/file`, 'EACCES', 'ok'],
   ['list a denied directory', `read:${fx.secret}`, 'EACCES', 'EISDIR'],
   ['create a file outside write paths', `write:${ro}/new`, 'EACCES', 'ok'],
@@ -64,8 +65,15 @@ const FILESYSTEM: Array<[string, string, string, string]> = [
   ['make a directory outside write paths', `mkdir:${ro}/dir`, 'EACCES', 'ok'],
   ['make a fifo outside write paths', `mkfifo:${ro}/fifo`, 'EACCES', 'ok'],
   ['make a device node in the workspace (never granted)', `mknod-char:${ws}/null`, 'EACCES', 'EPERM'],
-  ['leave its cgroup by writing cgroup.procs of another (delegated)', `cgroup-procs:${away}`, 'EACCES', 'ok'],
-  ['read cgroupfs (a protected root)', 'read:/sys/fs/cgroup/pids/cgroup.procs', 'EACCES', 'ok'],
+  // cgroupfs is masked (an empty read-only tmpfs): every name in it is ENOENT, nothing can be created
+  ['leave its cgroup by writing cgroup.procs of another (delegated)', `cgroup-procs:${away}`, 'ENOENT', 'ok'],
+  ['leave it through /proc/self/root', `cgroup-procs:/proc/self/root${away}`, 'ENOENT', 'ok'],
+  ['leave it through its init’s root (/proc/1/root)', `cgroup-procs:/proc/1/root${away}`, 'ENOENT', 'EACCES'],
+  ['move to the root cgroup v2 (cgroup.procs of the hierarchy)', 'cgroup-procs:/sys/fs/cgroup/unified', 'ENOENT', 'EACCES'],
+  ['read cgroupfs (a protected root)', 'read:/sys/fs/cgroup/pids/cgroup.procs', 'ENOENT', 'ok'],
+  ['create a file in cgroupfs', 'write:/sys/fs/cgroup/new', 'EROFS', 'EACCES'],
+  ['make a directory in cgroupfs', 'mkdir:/sys/fs/cgroup/new', 'EROFS', 'EACCES'],
+  ['list the masked cgroupfs (never granted)', 'read:/sys/fs/cgroup', 'EACCES', 'EISDIR'],
 ];
 
 describe('filesystem: Landlock, by hierarchy', () => {
@@ -130,7 +138,8 @@ const PROCESS: Array<[string, string, string]> = [
   ['clone with a new user namespace', 'clone-newuser', 'EPERM'],
   ['exec', 'exec:/bin/true', 'EPERM'],
   ['ptrace a process outside', `ptrace:${outside.pid}`, 'EPERM'],
-  ['signal a process outside (same uid: Landlock scoping)', `kill:${outside.pid}`, 'EPERM'],
+  ['signal a process outside (not in its PID namespace)', `kill:${outside.pid}`, 'ESRCH'],
+  ['signal its init (pid 1 of its namespace: root)', 'kill:1', 'EPERM'],
   ['process_vm_readv a process outside', `vm-readv:${outside.pid}`, 'EPERM'],
   ['bpf()', 'bpf', 'EPERM'],
   ['perf_event_open', 'perf', 'EPERM'],

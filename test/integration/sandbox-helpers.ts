@@ -14,8 +14,8 @@ import type { CompiledPolicy } from '../../services/enforcer/policy/index.js';
 
 export const NOBODY = 65534;
 
-/** What a dynamically linked program needs to start (as the base profile grants). */
-export const SYSTEM_READ = ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/etc/ld.so.cache', '/etc/passwd', '/etc/group', '/dev/null', '/dev/urandom', '/proc/self'];
+/** What a dynamically linked program needs to start (as the base profile grants); /proc is the agent's own. */
+export const SYSTEM_READ = ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/etc/ld.so.cache', '/etc/passwd', '/etc/group', '/dev/null', '/dev/urandom', '/proc'];
 export const SYSTEM_EXEC = ['/usr', '/bin', '/sbin', '/lib', '/lib64'];
 
 export interface Fixture {

@@ -62,7 +62,10 @@ describe('built-in profiles', () => {
   it('every profile gets the runtime base, read-only except /dev/null', async () => {
     for (const name of PROFILE_NAMES) {
       const p = await compiled(name);
-      expect(p.filesystem.read).toEqual(expect.arrayContaining(['/usr', '/lib', '/etc/ld.so.cache', '/dev/null', '/dev/urandom', '/proc/self']));
+      expect(p.filesystem.read).toEqual(expect.arrayContaining(['/usr', '/lib', '/etc/ld.so.cache', '/dev/null', '/dev/urandom', '/proc']));
+      // the agent's own procfs (its PID namespace), whole: no single process's /proc/<pid>, nothing under it listed apart
+      expect(p.filesystem.read.filter((r) => r.startsWith('/proc/'))).toEqual([]);
+      expect([...p.filesystem.write, ...p.filesystem.exec].filter((r) => r === '/proc' || r.startsWith('/proc/'))).toEqual([]);
       expect(p.filesystem.exec).toEqual(expect.arrayContaining(['/usr', '/bin', '/lib']));
       expect(p.filesystem.write.filter((w) => w.startsWith('/dev'))).toEqual(['/dev/null']);
     }
@@ -75,8 +78,8 @@ describe('built-in profiles', () => {
 });
 
 // Proof that the base is enough: in a mount namespace whose root holds only
-// the base's read paths (read-only), programs start and run. /proc entries are
-// left out: a bind of /proc/self would be the helper's own.
+// the base's read paths (read-only), programs start and run. /proc is left
+// out: the launcher mounts the agent's own (test/integration/sandbox-namespaces).
 const canUnshare = process.getuid?.() === 0 && existsSync('/usr/bin/unshare');
 describe.skipIf(!canUnshare)('the runtime base on this host', () => {
   it('is enough for sh and python3 to run with nothing else visible', () => {

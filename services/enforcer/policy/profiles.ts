@@ -33,8 +33,11 @@ export const PROFILE_SOURCES: Record<ProfileName | 'base', string> = {
 # at all. Read-only except /dev/null; programs may run from the system paths.
 # Under on_violation: kill a denied read at start-up ends the agent, so the
 # files libc, python and coreutils open while starting are here too: the
-# locale aliases (any UTF-8 LANG), /proc/filesystems (libselinux, in ls,
-# id, cp ...), ngroups_max (id), the OpenSSL configuration (python's ssl, node).
+# locale aliases (any UTF-8 LANG), the OpenSSL configuration (python's ssl,
+# node), the public CA certificates (npm reads them to start), the resolver
+# configuration (Node reads it when its dns module loads, network or not). /proc is the agent's own: the launcher mounts a fresh procfs in the
+# agent's PID namespace showing only the processes of its tree (each reads
+# its /proc/self) and nothing system-wide (no meminfo, stat, sys: ENOENT).
 agent_policy:
   filesystem:
     read:
@@ -52,17 +55,15 @@ agent_policy:
       - /etc/passwd
       - /etc/group
       - /etc/hosts
+      - /etc/resolv.conf
       - /etc/ssl/openssl.cnf
+      - /etc/ssl/certs
       - /dev/null
       - /dev/zero
       - /dev/full
       - /dev/random
       - /dev/urandom
-      - /proc/self
-      - /proc/meminfo
-      - /proc/cpuinfo
-      - /proc/filesystems
-      - /proc/sys/kernel/ngroups_max
+      - /proc
       - /sys/devices/system/cpu
     write:
       - /dev/null
@@ -133,7 +134,7 @@ agent_policy:
     loopback: false
     dns: true
   filesystem:
-    read: ["/etc/resolv.conf", "/etc/ssl"]
+    read: ["/etc/ssl"]
     write: ["\${workspace}", "\${tmp}"]
     exec: []
   execution:

@@ -12,7 +12,7 @@ enum launch_exit {
 	EXIT_SPEC = 111,       /* launch spec unreadable or invalid */
 	EXIT_UNAVAILABLE = 112,/* a required layer is missing (Landlock ABI, seccomp, exec gate) */
 	EXIT_CGROUP = 113,     /* joining a cgroup failed */
-	EXIT_MOUNTNS = 114,    /* mount namespace or private tmp failed */
+	EXIT_NAMESPACE = 114,  /* PID/mount/cgroup namespace, its /proc, a mask or private tmp failed */
 	EXIT_PROGRAM = 115,    /* opening the program or mapping the exec gate failed */
 	EXIT_PROTECTED = 116,  /* a rule is, contains or is inside a protected root */
 	EXIT_LANDLOCK = 117,   /* building or applying the Landlock ruleset failed */

@@ -1,19 +1,22 @@
 /*
- * airlock-launch: applies the in-process layers to itself, then becomes the
- * agent. Usage:
+ * airlock-launch: applies the in-process layers, then becomes the agent in
+ * its own PID namespace. Usage:
  *   airlock-launch --spec-fd N --ctl-fd M   read the spec from N (to EOF), run it
  *   airlock-launch --probe                  print the host's layers as JSON
  *
- * Order: spec → layer check → cgroups → mount namespace → program and exec
- * gate → Landlock ruleset (as root, with protected-root checks) → "ready
- * <pid>" on the control fd, wait for "go" → drop uid/gid/capabilities,
- * no_new_privs → chdir workspace → Landlock restrict_self → close every other
- * fd → seccomp → execveat. Any failure exits with a code of common.h and a
- * line on stderr and the control fd: nothing runs unenforced.
+ * Order: spec → layer check → PID namespace (the launcher stays behind,
+ * supervise.h) → init, pid 1: mount namespace with a fresh /proc and private
+ * tmp → agent, pid 2: cgroups, cgroup namespace → program and exec gate →
+ * Landlock ruleset (as root, with protected-root checks) → masks → "ready
+ * <host pid>" on the control fd, wait for "go" → drop uid/gid/capabilities,
+ * no_new_privs → chdir workspace → Landlock restrict_self → close every
+ * other fd → seccomp → execveat. Any failure exits with a code of common.h
+ * and a line on stderr and the control fd: nothing runs unenforced.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,10 +27,12 @@
 
 #include "common.h"
 #include "landlock.h"
+#include "mounts.h"
 #include "privileges.h"
 #include "process.h"
 #include "seccomp.h"
 #include "spec.h"
+#include "supervise.h"
 
 int launch_ctl_fd = -1;
 
@@ -66,15 +71,8 @@ void fail(int code, const char *stage, const char *fmt, ...)
 
 static int probe(void)
 {
-	unsigned long min_addr = 0;
-	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "re");
-	if (f) {
-		if (fscanf(f, "%lu", &min_addr) != 1)
-			min_addr = 0;
-		fclose(f);
-	}
 	printf("{\"landlock\":{\"abi\":%d},\"seccomp\":{\"available\":%s},\"mmapMinAddr\":%lu}\n", landlock_abi(),
-	       seccomp_available() ? "true" : "false", min_addr);
+	       seccomp_available() ? "true" : "false", mmap_min_addr());
 	return 0;
 }
 
@@ -89,11 +87,23 @@ static int fd_argument(const char *text)
 	return (int)v;
 }
 
-/* Blocks until the enforcer writes "go"; anything else, or EOF, aborts. */
-static void wait_for_go(int ctl)
+/* Our pid as the host sees it: "self" in its procfs (pid namespaces nest; getpid() says 2). */
+static int host_pid(int host_proc)
+{
+	char link[32];
+	ssize_t n = readlinkat(host_proc, "self", link, sizeof(link) - 1);
+	if (n <= 0)
+		fail(EXIT_NAMESPACE, "pidns", "reading our host pid: %s", n < 0 ? strerror(errno) : "empty");
+	link[n] = '\0';
+	close(host_proc);
+	return atoi(link);
+}
+
+/* Reports `pid` (the host's number for us), then blocks until the enforcer writes "go"; anything else, or EOF, aborts. */
+static void wait_for_go(int ctl, int pid)
 {
 	char msg[32];
-	int n = snprintf(msg, sizeof(msg), "ready %d\n", (int)getpid());
+	int n = snprintf(msg, sizeof(msg), "ready %d\n", pid);
 	write_all(ctl, msg, (size_t)n);
 	size_t len = 0;
 	while (len < 3) {
@@ -136,10 +146,19 @@ int main(int argc, char **argv)
 		     spec.landlock_abi);
 	if (!seccomp_available())
 		fail(EXIT_UNAVAILABLE, "seccomp", "seccomp filters with logging are not available");
+	if (spec.exec_gate)
+		check_exec_gate(spec.exec_gate);
+
+	block_signals();
+	int report = fork_init();
+	int host_proc = agent_mounts(spec.private_tmp, spec.uid, spec.gid);
+	fork_agent(report);
+	int pid = host_pid(host_proc);
 
 	join_cgroups(spec.cgroups, spec.n_cgroups);
-	if (spec.private_tmp)
-		private_tmp(spec.private_tmp, spec.uid, spec.gid);
+	/* Its cgroups are its root: /proc/self/cgroup says "/", v2 moves stop there. */
+	if (unshare(CLONE_NEWCGROUP))
+		fail(EXIT_NAMESPACE, "cgroupns", "unshare: %s", strerror(errno));
 
 	int program = open(spec.program, O_PATH | O_CLOEXEC);
 	if (program < 0)
@@ -147,9 +166,11 @@ int main(int argc, char **argv)
 	if (spec.exec_gate)
 		map_exec_gate(spec.exec_gate);
 
+	/* Before the masks: rules and protected roots are the real inodes, and no rule can name a mask. */
 	int ruleset = landlock_build(&spec);
+	mask_paths(spec.masks, spec.n_masks);
 
-	wait_for_go(launch_ctl_fd);
+	wait_for_go(launch_ctl_fd, pid);
 
 	drop_privileges(spec.uid, spec.gid);
 	if (chdir(spec.workspace))

@@ -1,13 +1,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -15,45 +13,44 @@
 
 void join_cgroups(char *const *dirs, size_t n)
 {
-	char path[4096], pid[32];
-	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	char path[4096];
 	for (size_t i = 0; i < n; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dirs[i]) >= sizeof(path))
 			fail(EXIT_CGROUP, "cgroup", "path too long: %s", dirs[i]);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			fail(EXIT_CGROUP, "cgroup", "%s: %s", path, strerror(errno));
-		if (write(fd, pid, (size_t)len) != len)
+		/* "0": the writer itself (our pid here is our PID namespace's, not the host's). */
+		if (write(fd, "0\n", 2) != 2)
 			fail(EXIT_CGROUP, "cgroup", "joining %s: %s", dirs[i], strerror(errno));
 		close(fd);
 	}
 }
 
-void private_tmp(const char *path, uid_t uid, gid_t gid)
+unsigned long mmap_min_addr(void)
 {
-	char options[64];
-	if (unshare(CLONE_NEWNS))
-		fail(EXIT_MOUNTNS, "mountns", "unshare: %s", strerror(errno));
-	/* Host mounts still reach us; ours never reach the host. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
-		fail(EXIT_MOUNTNS, "mountns", "making mounts slaves: %s", strerror(errno));
-	snprintf(options, sizeof(options), "mode=0700,uid=%u,gid=%u", (unsigned)uid, (unsigned)gid);
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options))
-		fail(EXIT_MOUNTNS, "mountns", "tmpfs on %s: %s", path, strerror(errno));
+	unsigned long min_addr = 0;
+	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &min_addr) != 1)
+			min_addr = 0;
+		fclose(f);
+	}
+	return min_addr;
+}
+
+void check_exec_gate(uintptr_t gate)
+{
+	unsigned long min_addr = mmap_min_addr();
+	/* Were the gate's page mappable by anyone, an agent could map it and exec again. */
+	if (min_addr <= gate)
+		fail(EXIT_UNAVAILABLE, "exec-gate", "vm.mmap_min_addr is %lu: it must be above %#lx for a no-exec policy",
+		     min_addr, (unsigned long)gate);
 }
 
 void map_exec_gate(uintptr_t gate)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	unsigned long min_addr = 0;
-	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "re");
-	if (!f || fscanf(f, "%lu", &min_addr) != 1)
-		fail(EXIT_UNAVAILABLE, "exec-gate", "cannot read vm.mmap_min_addr");
-	fclose(f);
-	/* Were the gate's page mappable by anyone, an agent could map it and exec again. */
-	if (min_addr <= gate)
-		fail(EXIT_UNAVAILABLE, "exec-gate", "vm.mmap_min_addr is %lu: it must be above %#lx for a no-exec policy",
-		     min_addr, (unsigned long)gate);
 	void *base = (void *)(gate & ~(uintptr_t)(page - 1));
 	void *p = mmap(base, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != base)

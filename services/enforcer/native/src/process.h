@@ -1,4 +1,4 @@
-/* The agent process's surroundings: cgroups, mount namespace, descriptors, signals, exec gate. */
+/* The agent process's surroundings: cgroups, descriptors, signals, exec gate. */
 #ifndef AIRLOCK_LAUNCH_PROCESS_H
 #define AIRLOCK_LAUNCH_PROCESS_H
 
@@ -6,11 +6,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Writes our pid to <dir>/cgroup.procs of each directory (v1 controllers and the v2 BPF directory). */
+/* Moves the caller into <dir>/cgroup.procs of each directory (v1 controllers and the v2 BPF directory). */
 void join_cgroups(char *const *dirs, size_t n);
 
-/* New mount namespace (mounts become slaves of the host's) with a fresh tmpfs owned by uid:gid at path. */
-void private_tmp(const char *path, uid_t uid, gid_t gid);
+/* vm.mmap_min_addr as /proc shows it (0 when unreadable). */
+unsigned long mmap_min_addr(void);
+
+/* Refuses (EXIT_UNAVAILABLE) unless the gate address lies below vm.mmap_min_addr, out of an agent's reach. */
+void check_exec_gate(uintptr_t gate);
 
 /* Maps the page holding the exec gate address (below vm.mmap_min_addr: needs CAP_SYS_RAWIO). */
 void map_exec_gate(uintptr_t gate);

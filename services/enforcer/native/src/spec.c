@@ -188,6 +188,8 @@ void spec_read(int fd, struct launch_spec *spec)
 			PUSH(spec->cgroups, spec->n_cgroups, decode(field(&rest)));
 		} else if (!strcmp(word, "private-tmp")) {
 			spec->private_tmp = decode(field(&rest));
+		} else if (!strcmp(word, "mask")) {
+			PUSH(spec->masks, spec->n_masks, decode(field(&rest)));
 		} else if (!strcmp(word, "landlock-abi")) {
 			spec->landlock_abi = (int)number(field(&rest), INT_MAX), seen_abi = 1;
 		} else if (!strcmp(word, "landlock-fs")) {
@@ -246,6 +248,10 @@ void spec_read(int fd, struct launch_spec *spec)
 		bad("workspace, program and at least one arg are required");
 	if (spec->workspace[0] != '/' || spec->program[0] != '/')
 		bad("workspace and program must be absolute paths");
+	for (size_t i = 0; i < spec->n_masks; i++) {
+		if (spec->masks[i][0] != '/')
+			bad("mask %s is not an absolute path", spec->masks[i]);
+	}
 	PUSH(spec->argv, spec->argc, NULL);
 	spec->argc--;
 	PUSH(spec->envp, spec->envc, NULL);

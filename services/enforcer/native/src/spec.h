@@ -28,7 +28,9 @@ struct launch_spec {
 	gid_t gid;
 	char **cgroups;
 	size_t n_cgroups;
-	char *private_tmp; /* NULL: stay in the host's mount namespace */
+	char *private_tmp; /* NULL: the host's /tmp */
+	char **masks;      /* covered by an empty read-only tmpfs once the ruleset is built */
+	size_t n_masks;
 	int landlock_abi;
 	uint64_t landlock_fs, landlock_net, landlock_scope;
 	uint32_t landlock_flags;
