@@ -62,7 +62,8 @@ function matches(e: any, exp: AuditExpectation, vars: Vars, verdict: 'deny' | 'k
 
 const show = (e: any) => `${e.verdict} ${e.layer} ${e.operation} ${e.target} (${e.rule})`;
 const denials = (run: EscapeRun) => run.events.filter((e) => e.verdict !== 'allow');
-const describeRun = (run: EscapeRun) => `exit ${run.code}, probe said:\n${run.stderr}\ndenials:\n${denials(run).map(show).join('\n')}`;
+const describeRun = (run: EscapeRun) =>
+  `exit ${run.code} ${JSON.stringify({ endedBy: run.json.endedBy, violation: run.json.violation, error: run.json.error })}, probe said:\n${run.stderr}\ndenials:\n${denials(run).map(show).join('\n')}`;
 
 /** Asserts the event's common fields: this agent, its policy, a process, a recent time. */
 function expectOwn(run: EscapeRun, e: any): void {
@@ -348,6 +349,24 @@ describe('a process outside any agent is never denied, while agents run', () => 
     expect(during.filter((e) => e.verdict !== 'allow').map(show)).toEqual([]);
     expect([...new Set(during.map((e) => e.agent))].filter((a) => a !== run.json.agent)).toEqual([]);
     console.log(`host attempts: ${hosted.length} while a ${profile} agent ran`);
+  });
+});
+
+// ------------------------------------------------------------------ the enforcer itself
+
+describe('the enforcer is out of reach', () => {
+  it('signals and ptrace against pid 1 (its init, or the host\'s), the BPF broker and its loader fail, and they live on', async () => {
+    // right after the runs above the broker lingers (3 s): aim at it
+    const enforcer = brokerProcesses().map((p) => p.pid);
+    expect(enforcer.length, 'the broker and its loader are running').toBeGreaterThanOrEqual(2);
+    const targets = ['1', ...enforcer.map(String)];
+    const run = await w.run('development', 'deny', [...targets.map((t) => `kill:${t}`), 'ptrace:1', 'vm-readv:1']);
+    expect(run.code, describeRun(run)).toBe(0);
+    for (const step of run.steps.slice(0, targets.length)) expect(['EPERM', 'ESRCH'], `kill ${step.index}`).toContain(step.result);
+    expect(run.steps.slice(targets.length).map((s) => s.result)).toEqual(['EPERM', 'EPERM']);
+    expect(run.events.filter((e) => e.layer === 'seccomp' && e.verdict === 'deny').map((e) => e.target)).toEqual(['ptrace', 'process_vm_readv']);
+    const alive = new Set(brokerProcesses().map((p) => p.pid));
+    expect(enforcer.filter((p) => !alive.has(p))).toEqual([]);
   });
 });
 
