@@ -35,7 +35,8 @@ export const PROFILE_SOURCES: Record<ProfileName | 'base', string> = {
 # files libc, python and coreutils open while starting are here too: the
 # locale aliases (any UTF-8 LANG), the OpenSSL configuration (python's ssl,
 # node), the public CA certificates (npm reads them to start), the resolver
-# configuration (Node reads it when its dns module loads, network or not). /proc is the agent's own: the launcher mounts a fresh procfs in the
+# configuration (libc reads it to look up any name, localhost included; Node
+# reads resolv.conf when its dns module loads, network or not). /proc is the agent's own: the launcher mounts a fresh procfs in the
 # agent's PID namespace showing only the processes of its tree (each reads
 # its /proc/self) and nothing system-wide (no meminfo, stat, sys: ENOENT).
 agent_policy:
@@ -55,6 +56,8 @@ agent_policy:
       - /etc/passwd
       - /etc/group
       - /etc/hosts
+      - /etc/host.conf
+      - /etc/gai.conf
       - /etc/resolv.conf
       - /etc/ssl/openssl.cnf
       - /etc/ssl/certs
