@@ -93,20 +93,20 @@ in_agent() {
   done
 }
 
-# Starts a long-lived agent in the background and waits until it runs.
+# Starts a long-lived agent in the background (node itself, so that its pid
+# is the run's) and waits until its program runs.
 start_agent() {
-  airlock run --policy "$1" --workspace "$ws" -- /bin/sleep 600 >/dev/null 2>&1 &
+  local marker="6${RANDOM}.5" t=0
+  node "$REPO/installer/bin/run.js" run --policy "$1" --workspace "$ws" -- /bin/sleep "$marker" >/dev/null 2>"$work/bg.err" &
   agent_pid=$!
   pids+=("$agent_pid")
-  local t=0
-  until compgen -G "$AIRLOCK_PREFIX/run/agents/*.json" >/dev/null && pgrep -P "$agent_pid" >/dev/null; do
-    sleep 0.05
+  until pgrep -fx "/bin/sleep $marker" >/dev/null; do
+    sleep 0.02
     t=$((t + 1))
-    ((t < 200)) || { log "the $1 agent did not start"; return 1; }
+    ((t < 500)) || { log "the agent of $1 did not start: $(tail -2 "$work/bg.err")"; stop_agent; return 1; }
   done
-  sleep 0.3 # its exec is under way: let it settle into sleep(1)
 }
-stop_agent() {
+stop_agent() { # airlock run ends the tree and cleans up on SIGTERM
   kill -TERM "$agent_pid" 2>/dev/null || true
   wait "$agent_pid" 2>/dev/null || true
 }
@@ -136,10 +136,11 @@ for r in $(seq "$REPS"); do
   log "round $r/$REPS: the host while agents run"
   for profile in dev prod; do
     u=$("$bin/loops" open "$ws/file" "$N_OPEN")
-    start_agent "$work/$profile.yaml"
-    e=$("$bin/loops" open "$ws/file" "$N_OPEN")
-    stop_agent
-    add "host-$profile" "$u" "$e"
+    if start_agent "$work/$profile.yaml"; then
+      e=$("$bin/loops" open "$ws/file" "$N_OPEN")
+      stop_agent
+      add "host-$profile" "$u" "$e"
+    fi
   done
 done
 
@@ -192,7 +193,8 @@ npm_ws() { # a fresh workspace holding a copy of the project
   cp -a "$npmdir/project" "$work/npm-ws/project"
   chown -R 65534:65534 "$work/npm-ws"
 }
-NPM_ARGS=(ci --offline --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$work/npm-ws/.npm" --prefix "$work/npm-ws/project")
+# (--no-update-notifier: otherwise npm asks the registry for a newer npm, DNS and HTTPS, offline or not)
+NPM_ARGS=(ci --offline --no-update-notifier --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$work/npm-ws/.npm" --prefix "$work/npm-ws/project")
 for r in $(seq "$NPM_REPS"); do
   log "round $r/$NPM_REPS: npm ci"
   npm_ws
