@@ -373,10 +373,24 @@ describe('the enforcer is out of reach', () => {
 // ------------------------------------------------------------------ concurrency
 
 describe('concurrent runs', () => {
+  it("an airlock run under another prefix leaves this prefix's running agent alone", async () => {
+    const vars = w.tree();
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const agent = w.run('sandbox', 'deny', ['mark:ready', `wait:${vars.ws}/stop`, 'mark:stopped'], { vars, onLine: (l) => l === 'mark ready' && ready() });
+    await Promise.race([isReady, agent.then((r) => Promise.reject(new Error(`the agent ended early: ${describeRun(r)}`)))]);
+    const other = await w.run('sandbox', 'deny', ['mark:other'], { prefix: join(w.root, 'other-prefix') });
+    writeFileSync(join(vars.ws!, 'stop'), '');
+    const run = await agent;
+    expect(other.code, describeRun(other)).toBe(0);
+    expect(run.code, `the first agent: ${describeRun(run)}`).toBe(0);
+    expect(run.marks).toEqual(['ready', 'stopped']);
+  });
+
   it("agents started at the same moment all run: no run's sweep takes another's cgroups for a crashed run's leftovers", async () => {
     const failed: string[] = [];
     for (let round = 0; round < 3; round++) {
-      const runs = await Promise.all(Array.from({ length: 6 }, () => w.run('sandbox', 'deny', ['mark:ran'])));
+      const runs = await Promise.all(Array.from({ length: 8 }, () => w.run('sandbox', 'deny', ['mark:ran'])));
       for (const r of runs) if (r.code !== 0 || !r.marks.includes('ran')) failed.push(`exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     }
     expect(failed).toEqual([]);

@@ -266,7 +266,7 @@ export class EscapeWorld {
     profile: Profile,
     mode: Mode,
     steps: string[],
-    opts: { vars?: Vars; defaultWorkspace?: boolean; execution?: Record<string, number>; onLine?: (line: string, child: ChildProcess) => void } = {},
+    opts: { vars?: Vars; defaultWorkspace?: boolean; execution?: Record<string, number>; prefix?: string; onLine?: (line: string, child: ChildProcess) => void } = {},
   ): Promise<EscapeRun> {
     const vars = opts.vars ?? this.tree();
     const args = ['run', '--json', '--policy', this.policy(profile, mode, opts.execution)];
@@ -274,7 +274,8 @@ export class EscapeWorld {
     if (profile === 'production') args.push('--resolver', `${this.ns.ns4}:53`);
     args.push('--', this.probe, ...steps.map((s) => expand(s, vars)));
     const started = Date.now();
-    const child = spawn(process.execPath, [AIRLOCK_BIN, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = opts.prefix ? { ...this.env, AIRLOCK_PREFIX: opts.prefix } : this.env;
+    const child = spawn(process.execPath, [AIRLOCK_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let partial = '';
@@ -297,7 +298,7 @@ export class EscapeWorld {
       throw new Error(`airlock run did not print its result (exit ${code}): ${stderr}`);
     }
     const output = parseProbe(stderr);
-    const events = json.agent ? this.events(json.agent) : [];
+    const events = json.agent && !opts.prefix ? this.events(json.agent) : [];
     return { ...output, code, json, stderr, events, pidns: output.pid !== null && output.pid !== json.pid, vars, ms: Date.now() - started };
   }
 
