@@ -13,15 +13,15 @@
  *  - budgets: a fork bomb is held, a memory hog and a timed-out tree killed;
  *  - the same attempts made on the host while agents run are never denied.
  *
- * Deny-mode attempts of one profile share one agent (each has its own
- * target, and every denial of the run must belong to some case); each
- * kill-mode attempt is its own agent. Runs go four at a time.
+ * Deny-mode attempts of one profile share one agent (its denials are paired
+ * one to one with the cases, and none may be left over); each kill-mode
+ * attempt is its own agent. One run at a time (PARALLEL).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { agentCgroups, brokerProcesses, waitFor } from '../helpers/enforcer-run.js';
-import { EscapeWorld, expand, fileState, pool, type EscapeRun, type Mode, type Profile, type Vars } from '../helpers/escape-world.js';
+import { EscapeWorld, expand, fileState, pool, type EscapeRun, type Profile, type Vars } from '../helpers/escape-world.js';
 import { ALLOWED, BUDGETS, ESCAPE_CASES, type AuditExpectation, type EscapeCase } from './escape-cases/cases.js';
 
 const EXIT = { VIOLATION: 33, TIMEOUT: 34, MEMORY: 35 } as const;

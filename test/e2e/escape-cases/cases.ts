@@ -46,7 +46,7 @@ export interface EscapeCase {
   /** Files the attempt aimed at: the host checks mode, times, size, content and extended attributes are unchanged. */
   guards?: string[];
   /** The same attempt outside any agent: as whom, and what it must get (the kernel's own answer). */
-  host: { as: 'nobody' | 'root'; expect: string[]; steps?: string[] } | null;
+  host: { as: 'nobody' | 'root'; expect: readonly string[]; steps?: string[] } | null;
   /** The attempt replaces the process when it wrongly succeeds (exec): run it alone, not in the group's run. */
   alone?: boolean;
   /** Needs the run's own workspace (no --workspace). */
