@@ -20,7 +20,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { agentCgroups, brokerProcesses, waitFor } from '../helpers/enforcer-run.js';
+import { agentCgroups, brokerProcesses, processes, waitFor } from '../helpers/enforcer-run.js';
 import { EscapeWorld, expand, fileState, pool, type EscapeRun, type Profile, type Vars } from '../helpers/escape-world.js';
 import { ALLOWED, BUDGETS, ESCAPE_CASES, type AuditExpectation, type EscapeCase } from './escape-cases/cases.js';
 
@@ -42,8 +42,34 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await w?.cleanup();
+  if (redone.length) console.log(`${redone.length} runs redone after another airlock run on this host swept their cgroups:\n${redone.join('\n')}`);
   console.log(`escape suite: ${ESCAPE_CASES.length} attempts + ${BUDGETS.length} budgets + ${ALLOWED.length} positive-control runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
+
+// ------------------------------------------------------------------ other runs on the host
+
+/**
+ * Another `airlock run` on this host (another suite, another prefix) sweeps
+ * the cgroups of agents it has no record of, and so ends ours midway
+ * (exit 36 CGROUP_IO, or 32/36 when it struck before the exec): the bug the
+ * 'concurrent runs' tests below assert against. A run it struck tested
+ * nothing, so it is redone from scratch (a fresh tree), at most twice, and
+ * counted; the concurrency tests themselves never redo anything.
+ */
+const redone: string[] = [];
+function struck(run: EscapeRun): boolean {
+  const e = run.json?.error;
+  if (!e) return false;
+  return e.code === 'CGROUP_IO' || e.code === 'BPF_PID' || (e.code === 'ENFORCER_LAUNCH_FAILED' && /cgroup|killed by SIGKILL/.test(e.message));
+}
+async function unstruck<T>(what: string, attempt: () => Promise<T>, runOf: (t: T) => EscapeRun): Promise<T> {
+  for (let i = 0; ; i++) {
+    const result = await attempt();
+    if (i === 2 || !struck(runOf(result))) return result;
+    redone.push(`${what}: ${runOf(result).json.error.code} ${runOf(result).json.error.message}`);
+  }
+}
+const once = (what: string, attempt: () => Promise<EscapeRun>) => unstruck(what, attempt, (r) => r);
 
 // ------------------------------------------------------------------ matching
 
@@ -127,23 +153,29 @@ function denyPlans(): DenyPlan[] {
   for (const c of ESCAPE_CASES.filter((x) => !together(x) && !x.auditLogOpened)) batches.push({ profile: c.profile, cases: [c] });
   const open = ESCAPE_CASES.filter((c) => c.auditLogOpened);
   if (open.length) batches.push({ profile: 'sandbox', cases: open });
-  const runs = pool(batches, PARALLEL, async ({ profile, cases }) => {
-    const vars = w.tree();
-    const steps: string[] = [];
-    const offsets = new Map<string, number>();
-    for (const c of cases) {
-      steps.push(...c.steps);
-      offsets.set(c.id, steps.length); // argv index of its attempt (argv[0] is the probe)
-    }
-    const before = new Map(cases.flatMap((c) => [...snapshot(c, vars)]));
-    const first = cases[0]!;
-    const run = first.auditLogOpened
-      ? await w.runWithAuditLogOpen(profile, 'deny', steps, vars)
-      : await w.run(profile, 'deny', steps, { vars, defaultWorkspace: first.defaultWorkspace === true });
-    // runWithAuditLogOpen puts two steps first
-    if (first.auditLogOpened) for (const [id, i] of offsets) offsets.set(id, i + 2);
-    return { run, offsets, before, ...assign(run, cases) };
-  });
+  const runs = pool(batches, PARALLEL, ({ profile, cases }) =>
+    unstruck(
+      `deny ${cases.map((c) => c.id).join(' ')}`,
+      async () => {
+        const vars = w.tree();
+        const steps: string[] = [];
+        const offsets = new Map<string, number>();
+        for (const c of cases) {
+          steps.push(...c.steps);
+          offsets.set(c.id, steps.length); // argv index of its attempt (argv[0] is the probe)
+        }
+        const before = new Map(cases.flatMap((c) => [...snapshot(c, vars)]));
+        const first = cases[0]!;
+        const run = first.auditLogOpened
+          ? await w.runWithAuditLogOpen(profile, 'deny', steps, vars)
+          : await w.run(profile, 'deny', steps, { vars, defaultWorkspace: first.defaultWorkspace === true });
+        // runWithAuditLogOpen puts two steps first
+        if (first.auditLogOpened) for (const [id, i] of offsets) offsets.set(id, i + 2);
+        return { run, offsets, before, ...assign(run, cases) };
+      },
+      (r) => r.run,
+    ),
+  );
   return batches.map((b, i) => {
     runs[i]!.catch(() => undefined); // reported by the tests that await it
     return { ...b, run: runs[i]! };
@@ -225,11 +257,17 @@ describe('on_violation: kill — the first violation ends the agent; nothing aft
   const concurrent = ESCAPE_CASES.filter((c) => !c.auditLogOpened);
   let runs: Map<string, Promise<{ run: EscapeRun; before: Map<string, string> }>>;
   beforeAll(() => {
-    const all = pool(concurrent, PARALLEL, async (c) => {
-      const vars = w.tree();
-      const before = snapshot(c, vars);
-      return { run: await w.run(c.profile, 'kill', killSteps(c), { vars, defaultWorkspace: c.defaultWorkspace === true }), before };
-    });
+    const all = pool(concurrent, PARALLEL, (c) =>
+      unstruck(
+        `kill ${c.id}`,
+        async () => {
+          const vars = w.tree();
+          const before = snapshot(c, vars);
+          return { run: await w.run(c.profile, 'kill', killSteps(c), { vars, defaultWorkspace: c.defaultWorkspace === true }), before };
+        },
+        (r) => r.run,
+      ),
+    );
     for (const p of all) p.catch(() => undefined);
     runs = new Map(concurrent.map((c, i) => [c.id, all[i]!]));
   });
@@ -240,14 +278,13 @@ describe('on_violation: kill — the first violation ends the agent; nothing aft
   });
 
   it.each(ESCAPE_CASES.filter((c) => c.auditLogOpened).map((c) => [`${c.id} ${c.name}`, c] as const))('%s', async (_name, c) => {
-    const vars = w.tree();
-    const run = await w.runWithAuditLogOpen(c.profile, 'kill', killSteps(c), vars);
+    const run = await once(`kill ${c.id}`, () => w.runWithAuditLogOpen(c.profile, 'kill', killSteps(c)));
     expectKilled(run, c, new Map());
     expect(readFileSync(w.auditFile, 'utf8')).not.toContain('escaped');
   });
 
   it('Landlock kills through kernel audit, a few ms late: how far an agent gets right after its violation (known gap, reported)', async () => {
-    const run = await w.run('sandbox', 'kill', ['read:{out}/direct', ...Array.from({ length: 200 }, (_, i) => `mark:${i}`), `sleep:${LANDLOCK_GRACE_MS}`, 'mark:after']);
+    const run = await once('landlock gap', () => w.run('sandbox', 'kill', ['read:{out}/direct', ...Array.from({ length: 200 }, (_, i) => `mark:${i}`), `sleep:${LANDLOCK_GRACE_MS}`, 'mark:after']));
     expect(run.code).toBe(EXIT.VIOLATION);
     expect(run.marks).not.toContain('after');
     console.log(`Landlock kill: ${run.marks.length} of 200 markers printed after the denied read before the tree died (kill latency ${run.json.violation?.kill?.latencyMs?.toFixed?.(2)} ms)`);
@@ -258,7 +295,7 @@ describe('on_violation: kill — the first violation ends the agent; nothing aft
 
 describe('the same policies let the allowed actions through (positive controls, under kill)', () => {
   it.each(ALLOWED.map((a) => [a.name, a] as const))('%s', async (_name, a) => {
-    const run = await w.run(a.profile, 'kill', a.steps);
+    const run = await once(a.name, () => w.run(a.profile, 'kill', a.steps));
     expect(run.steps.map((s) => `${s.op} ${s.result}`), describeRun(run)).toEqual(a.steps.map((s) => `${s.split(':')[0]} ok`));
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.done).toBe(true);
@@ -273,7 +310,7 @@ describe('budgets', () => {
   const [bomb, hog, timeout] = BUDGETS;
 
   it(`${bomb.id} ${bomb.name}`, async () => {
-    const run = await w.run(bomb.profile, 'kill', ['forkbomb:1500', 'mark:after'], { execution: { max_processes: bomb.maxProcesses } });
+    const run = await once(bomb.id, () => w.run(bomb.profile, 'kill', ['forkbomb:1500', 'mark:after'], { execution: { max_processes: bomb.maxProcesses } }));
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.steps).toEqual([expect.objectContaining({ op: 'forkbomb', result: 'EAGAIN' })]);
     const counts = /forkbomb forked=(\d+) failed=(\d+)/.exec(run.other.join('\n'));
@@ -287,7 +324,7 @@ describe('budgets', () => {
   });
 
   it(`${hog.id} ${hog.name}`, async () => {
-    const run = await w.run(hog.profile, 'kill', ['alloc:16', 'mark:below', 'alloc:400', 'mark:after'], { execution: { max_memory_mb: hog.maxMemoryMb } });
+    const run = await once(hog.id, () => w.run(hog.profile, 'kill', ['alloc:16', 'mark:below', 'alloc:400', 'mark:after'], { execution: { max_memory_mb: hog.maxMemoryMb } }));
     expect(run.code, describeRun(run)).toBe(EXIT.MEMORY);
     expect(run.json).toMatchObject({ endedBy: 'memory', signal: 'SIGKILL', usage: { maxMemoryBytes: hog.maxMemoryMb * 2 ** 20 } });
     expect(run.marks).toEqual(['below']); // under the budget it worked
@@ -300,12 +337,14 @@ describe('budgets', () => {
     const token = `token-${process.pid}-${Date.now()}`;
     let alive: number[] = [];
     const t0 = Date.now();
-    const run = await w.run(timeout.profile, 'kill', ['daemons:3,60', `mark:${token}`, 'sleep:60000', 'mark:after'], {
-      execution: { timeout_minutes: timeout.timeoutMinutes },
-      onLine: (line) => {
-        if (line === `mark ${token}`) alive = w.processesWith(token);
-      },
-    });
+    const run = await once(timeout.id, () =>
+      w.run(timeout.profile, 'kill', ['daemons:3,60', `mark:${token}`, 'sleep:60000', 'mark:after'], {
+        execution: { timeout_minutes: timeout.timeoutMinutes },
+        onLine: (line) => {
+          if (line === `mark ${token}`) alive = w.processesWith(token);
+        },
+      }),
+    );
     expect(run.code, describeRun(run)).toBe(EXIT.TIMEOUT);
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(run.json).toMatchObject({ endedBy: 'timeout', signal: 'SIGKILL' });
@@ -321,12 +360,14 @@ describe('budgets', () => {
 describe('a process outside any agent is never denied, while agents run', () => {
   const hosted = ESCAPE_CASES.filter((c) => c.host !== null);
 
-  it.each(['production', 'development'] as const)('the same attempts on the host succeed while a %s agent runs, and nothing of theirs is audited', async (profile) => {
+  /** Starts the agent, makes every attempt on the host while it runs, then lets it end. */
+  async function whileAgentRuns(profile: Profile): Promise<{ run: EscapeRun; failures: string[]; during: any[] }> {
     const vars = w.tree();
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
     const agent = w.run(profile, 'kill', ['mark:ready', `wait:${vars.ws}/stop`], { vars, onLine: (l) => l === 'mark ready' && ready() });
-    await Promise.race([isReady, agent.then((r) => Promise.reject(new Error(`the agent ended early: ${describeRun(r)}`)))]);
+    const early = await Promise.race([isReady.then(() => undefined), agent]);
+    if (early) return { run: early, failures: ['the agent ended before the attempts'], during: [] };
     const seen = w.events().length;
     const failures: string[] = [];
     try {
@@ -343,9 +384,13 @@ describe('a process outside any agent is never denied, while agents run', () => 
       writeFileSync(join(vars.ws!, 'stop'), '');
     }
     const run = await agent;
-    expect(failures).toEqual([]);
+    return { run, failures, during: w.events().slice(seen) };
+  }
+
+  it.each(['production', 'development'] as const)('the same attempts on the host succeed while a %s agent runs, and nothing of theirs is audited', async (profile) => {
+    const { run, failures, during } = await unstruck(`host, ${profile}`, () => whileAgentRuns(profile), (r) => r.run);
     expect(run.code, describeRun(run)).toBe(0);
-    const during = w.events().slice(seen);
+    expect(failures).toEqual([]);
     expect(during.filter((e) => e.verdict !== 'allow').map(show)).toEqual([]);
     expect([...new Set(during.map((e) => e.agent))].filter((a) => a !== run.json.agent)).toEqual([]);
     console.log(`host attempts: ${hosted.length} while a ${profile} agent ran`);
@@ -360,7 +405,7 @@ describe('the enforcer is out of reach', () => {
     const enforcer = brokerProcesses().map((p) => p.pid);
     expect(enforcer.length, 'the broker and its loader are running').toBeGreaterThanOrEqual(2);
     const targets = ['1', ...enforcer.map(String)];
-    const run = await w.run('development', 'deny', [...targets.map((t) => `kill:${t}`), 'ptrace:1', 'vm-readv:1']);
+    const run = await once('the enforcer', () => w.run('development', 'deny', [...targets.map((t) => `kill:${t}`), 'ptrace:1', 'vm-readv:1']));
     expect(run.code, describeRun(run)).toBe(0);
     for (const step of run.steps.slice(0, targets.length)) expect(['EPERM', 'ESRCH'], `kill ${step.index}`).toContain(step.result);
     expect(run.steps.slice(targets.length).map((s) => s.result)).toEqual(['EPERM', 'EPERM']);
@@ -402,11 +447,16 @@ describe('concurrent runs', () => {
 describe('afterwards', () => {
   it('leaves no agent cgroup, record, probe process or default workspace; the broker goes idle and exits', async () => {
     await waitFor('every probe to be gone', () => w.processesWith(w.root).length === 0, 5000);
-    expect(agentCgroups()).toEqual([]);
+    expect(w.agents.length).toBeGreaterThan(ESCAPE_CASES.length);
+    const ours = new Set(w.agents);
+    expect(agentCgroups().filter((dir) => ours.has(dir.split('/').at(-1)!))).toEqual([]);
     const records = join(w.prefix, 'run', 'agents');
     expect(existsSync(records) ? readdirSync(records) : []).toEqual([]);
     const workspaces = join(w.prefix, 'var', 'workspaces');
     expect(existsSync(workspaces) ? readdirSync(workspaces) : []).toEqual([]);
-    await waitFor('the broker to exit', () => brokerProcesses().length === 0, 15_000);
+    // The broker serves every airlock run of the host: it idles out only when no one else's run is alive.
+    const others = () => processes().filter((p) => p.cmdline.includes('bin/run.js run'));
+    await waitFor('the broker to exit', () => brokerProcesses().length === 0 || others().length > 0, 15_000);
+    if (others().length > 0) console.log('the broker is kept by other airlock runs on this host: its exit was not checked');
   });
 });

@@ -116,6 +116,8 @@ export class EscapeWorld {
   #outsiders: ChildProcess[] = [];
   readonly cgroupParent: string;
   readonly away: string;
+  /** Every agent id our runs were given. */
+  readonly agents: string[] = [];
   #servers: Server[] = [];
   #trees = 0;
   #policies = new Map<string, string>();
@@ -297,6 +299,7 @@ export class EscapeWorld {
     } catch {
       throw new Error(`airlock run did not print its result (exit ${code}): ${stderr}`);
     }
+    if (json.agent) this.agents.push(json.agent);
     const output = parseProbe(stderr);
     const events = json.agent && !opts.prefix ? this.events(json.agent) : [];
     return { ...output, code, json, stderr, events, pidns: output.pid !== null && output.pid !== json.pid, vars, ms: Date.now() - started };
