@@ -130,7 +130,7 @@ describe('development: npm', () => {
   });
 
   it('npm ci --offline installs a project from a local cache, install scripts included', async () => {
-    // (--no-update-notifier: on a fresh cache npm looks up registry.npmjs.org, a DNS query development does not allow)
+    // (--no-update-notifier: on a fresh cache npm looks up its configured registry, a DNS query development does not allow)
     const r = await run('development', ['npm', 'ci', '--offline', '--no-update-notifier', '--no-audit', '--no-fund', '--cache', join(project, 'npm-cache')], project);
     expectClean(r);
     expect(r.stderr).toMatch(/added 2 packages/);
