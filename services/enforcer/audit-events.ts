@@ -6,6 +6,7 @@
  */
 import type { BpfEvent, RuleInfo } from './bpf/index.js';
 import type { ForwardedEvent } from './bpf-broker/index.js';
+import { formatIp, parseIp } from './policy/addresses.js';
 import type { CompiledPolicy } from './policy/index.js';
 import { ESCAPE_SYSCALLS, SYSCALLS } from './seccomp/index.js';
 
@@ -82,30 +83,34 @@ const SECCOMP_RET_ACTION = 0xffff0000;
 const SECCOMP_RET_KILL_PROCESS = 0x80000000;
 const SECCOMP_RET_KILL_THREAD = 0x00000000;
 
-/** Landlock's access names (kernel audit `blockers=`) → our operation names. */
+/**
+ * Landlock's access names (kernel audit `blockers=`) that one request asks
+ * for alone → our operation names. Filesystem rights are named by
+ * landlockOperation(), which looks at the whole set.
+ */
 const LANDLOCK_OPERATIONS: Record<string, string> = {
-  'fs.execute': 'exec',
-  'fs.write_file': 'write',
-  'fs.read_file': 'read',
-  'fs.read_dir': 'list',
-  'fs.remove_dir': 'remove',
-  'fs.remove_file': 'remove',
-  'fs.make_char': 'mknod',
-  'fs.make_block': 'mknod',
-  'fs.make_dir': 'create',
-  'fs.make_reg': 'create',
-  'fs.make_sock': 'create',
-  'fs.make_fifo': 'create',
-  'fs.make_sym': 'create',
-  'fs.refer': 'link',
-  'fs.truncate': 'truncate',
-  'fs.ioctl_dev': 'ioctl',
   'fs.change_topology': 'mount',
   'net.bind_tcp': 'bind',
   'net.connect_tcp': 'connect',
   'scope.abstract_unix_socket': 'connect-unix',
   'scope.signal': 'signal',
 };
+
+/**
+ * The filesystem rights one syscall asks for together: opening a file to
+ * execute it (execute, read), opening it (read, write, truncate), and
+ * changing a folder's entries (make_*, remove_*: create, mknod, unlink,
+ * rmdir, a rename within the folder). A denial whose rights fit none of
+ * these is Landlock comparing a file's rights at its source with those of
+ * its destination: a link or rename into another folder.
+ */
+const FS_REQUESTS: ReadonlyArray<(right: string) => boolean> = [
+  (r) => r === 'fs.execute' || r === 'fs.read_file',
+  (r) => r === 'fs.read_file' || r === 'fs.write_file' || r === 'fs.truncate',
+  (r) => r.startsWith('fs.make_') || r.startsWith('fs.remove_'),
+  (r) => r === 'fs.read_dir',
+  (r) => r === 'fs.ioctl_dev',
+];
 
 const REASONS: Record<string, string> = {
   rule: 'an egress rule allows this socket kind',
@@ -168,8 +173,7 @@ export class AuditTranslator {
         return e.ret < 0 ? { events: [] } : this.#allow({ time, pid: e.pid, exe, operation: 'open', target: e.path, layer: 'ebpf', rule: 'filesystem' });
       case 'connect': {
         const protocol = e.protocol === 6 ? 'tcp' : e.protocol === 17 ? 'udp' : `proto ${e.protocol}`;
-        const host = e.family === 6 && !e.mapped ? `[${e.address}]` : e.address;
-        const fields = { time, pid: e.pid, exe, operation: e.hook.startsWith('sendmsg') ? 'send' : 'connect', target: `${host}:${e.port}/${protocol}`, layer: 'ebpf' as const };
+        const fields = { time, pid: e.pid, exe, operation: e.hook.startsWith('sendmsg') ? 'send' : 'connect', target: endpoint(e.address, e.port, protocol), layer: 'ebpf' as const };
         const why = rule ? egressRule(rule) : (REASONS[e.reason] ?? e.reason);
         return e.verdict === 'allow' ? this.#allow({ ...fields, rule: why }) : this.#deny({ ...fields, rule: why });
       }
@@ -197,10 +201,9 @@ export class AuditTranslator {
   #landlock(domainPid: number, record: string): Translation {
     const f = auditFields(record);
     const blockers = f.get('blockers') ?? 'unknown';
-    const first = blockers.split(',')[0]!;
     const target =
       f.get('path') ??
-      (f.has('daddr') ? `${f.get('daddr')}:${f.get('dest')}/tcp` : f.has('dest') ? `port ${f.get('dest')}/tcp` : f.has('src') ? `port ${f.get('src')}/tcp` : undefined) ??
+      (f.has('dest') ? endpoint(f.get('daddr'), f.get('dest')!, 'tcp') : f.has('src') ? endpoint(f.get('saddr'), f.get('src')!, 'tcp') : undefined) ??
       (f.has('opid') ? `pid ${f.get('opid')}${f.has('ocomm') ? ` (${f.get('ocomm')})` : ''}` : undefined) ??
       f.get('name') ??
       blockers;
@@ -208,7 +211,7 @@ export class AuditTranslator {
       time: recordTime(record),
       pid: domainPid,
       exe: null,
-      operation: LANDLOCK_OPERATIONS[first] ?? first,
+      operation: landlockOperation(blockers.split(',')),
       target,
       layer: 'landlock',
       rule: `not granted: ${blockers}`,
@@ -266,6 +269,40 @@ const SECCOMP_RULES: Record<string, string> = {
   socket: 'network: socket kind not allowed',
   socketpair: 'network: socket kind not allowed',
 };
+
+/**
+ * What a Landlock denial was, from every right it names (the kernel reports
+ * no syscall: agents run without an audit context). A link or rename into
+ * another folder is `link` (its records name the folders, not the calls);
+ * a rename within a folder asks to remove and to make an entry.
+ */
+function landlockOperation(blockers: readonly string[]): string {
+  const fs = blockers.filter((b) => b.startsWith('fs.') && b !== 'fs.change_topology');
+  if (fs.length === 0) return LANDLOCK_OPERATIONS[blockers[0]!] ?? blockers[0]!;
+  if (fs.includes('fs.refer') || !FS_REQUESTS.some((asked) => fs.every(asked))) return 'link';
+  const has = (right: string) => fs.includes(right);
+  const makes = fs.filter((r) => r.startsWith('fs.make_'));
+  if (has('fs.execute')) return 'exec';
+  if (has('fs.write_file')) return 'write';
+  if (has('fs.read_file')) return 'read';
+  if (has('fs.truncate')) return 'truncate';
+  if (has('fs.read_dir')) return 'list';
+  if (has('fs.ioctl_dev')) return 'ioctl';
+  if (makes.length > 0 && fs.some((r) => r.startsWith('fs.remove_'))) return 'rename';
+  if (makes.length === 0) return 'remove';
+  return makes.every((r) => r === 'fs.make_char' || r === 'fs.make_block') ? 'mknod' : 'create';
+}
+
+/**
+ * `a.b.c.d:port/proto`, `[v6]:port/proto` (canonical; a v4-mapped address as
+ * its IPv4 address, as the eBPF programs check it), `port N/proto` without one.
+ */
+function endpoint(address: string | undefined, port: string | number, protocol: string): string {
+  if (address === undefined) return `port ${port}/${protocol}`;
+  const ip = parseIp(address);
+  const host = !ip ? address : ip.family === 6 ? `[${formatIp(ip)}]` : formatIp(ip);
+  return `${host}:${port}/${protocol}`;
+}
 
 function egressRule(rule: RuleInfo): string {
   if (rule.source === 'loopback' || rule.source === 'resolver') return `network.${rule.source === 'loopback' ? 'loopback' : 'dns'}`;

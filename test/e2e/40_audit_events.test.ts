@@ -41,6 +41,41 @@ describe('audit events from the layers', () => {
     expect(hex).toMatchObject({ operation: 'write', target: '/tmp/a b.txt', rule: 'not granted: fs.write_file,fs.truncate' });
   });
 
+  it('Landlock filesystem denials are named by every right they report, not the first: links and renames into another folder, renames within one', () => {
+    // Records as this kernel writes them (escape cases F04, F11, F12): a link or rename from out/ into ws/ is
+    // reported once per folder, each with every right the file would gain or lose, so the first blocker says nothing.
+    const source = 'blockers=fs.execute,fs.write_file,fs.read_file,fs.read_dir,fs.remove_dir,fs.remove_file,fs.make_char,fs.make_dir,fs.make_reg,fs.make_sock,fs.make_fifo,fs.make_block,fs.make_sym,fs.refer,fs.truncate,fs.ioctl_dev path="/w/out"';
+    const destination = 'blockers=fs.execute,fs.make_char,fs.make_block,fs.ioctl_dev path="/w/ws"';
+    const op = (record: string) => translator().translate(kaudit('landlock', `audit(1.000:9): domain=1 ${record} dev="vda" ino=5`)).events[0];
+    expect(op(source)).toMatchObject({ operation: 'link', target: '/w/out', rule: expect.stringContaining('fs.refer') });
+    expect(op(destination)).toMatchObject({ operation: 'link', target: '/w/ws', rule: 'not granted: fs.execute,fs.make_char,fs.make_block,fs.ioctl_dev' });
+    expect(op('blockers=fs.refer path="/w/ws"').operation).toBe('link');
+    expect(op('blockers=fs.remove_file,fs.make_reg path="/w/out"').operation).toBe('rename');
+    const one = (blockers: string) => op(`blockers=${blockers} path="/p"`).operation;
+    expect(
+      ['fs.execute', 'fs.execute,fs.read_file', 'fs.read_file', 'fs.write_file,fs.read_file', 'fs.write_file,fs.truncate', 'fs.truncate', 'fs.read_dir', 'fs.ioctl_dev', 'fs.remove_file', 'fs.remove_dir', 'fs.make_reg', 'fs.make_dir', 'fs.make_fifo', 'fs.make_char', 'fs.make_block', 'fs.change_topology'].map(one),
+    ).toEqual(['exec', 'exec', 'read', 'write', 'write', 'truncate', 'list', 'ioctl', 'remove', 'remove', 'create', 'create', 'create', 'mknod', 'mknod', 'mount']);
+    // under kill the violation carries the same name
+    const killing = translator({ onViolation: 'kill' }).translate(kaudit('landlock', `audit(1.000:9): domain=1 ${source}`));
+    expect(killing.violation).toMatchObject({ layer: 'landlock', operation: 'link', target: '/w/out' });
+  });
+
+  it('Landlock network targets are written as the eBPF events write them: IPv6 in brackets, v4-mapped as IPv4', () => {
+    const t = translator();
+    const target = (fields: string) => t.translate(kaudit('landlock', `audit(1.000:10): domain=1 ${fields}`)).events[0]!.target;
+    expect(target('blockers=net.connect_tcp daddr=fd00:213:e2::2 dest=9090')).toBe('[fd00:213:e2::2]:9090/tcp');
+    expect(target('blockers=net.connect_tcp daddr=::ffff:10.213.226.2 dest=9090')).toBe('10.213.226.2:9090/tcp');
+    expect(target('blockers=net.connect_tcp daddr=FD00:0:0:0:0:0:0:2 dest=80')).toBe('[fd00::2]:80/tcp');
+    expect(target('blockers=net.connect_tcp dest=9090')).toBe('port 9090/tcp');
+    expect(target('blockers=net.bind_tcp src=8000')).toBe('port 8000/tcp');
+    expect(target('blockers=net.bind_tcp saddr=::1 src=8000')).toBe('[::1]:8000/tcp');
+    // the eBPF events of the same destinations, for comparison
+    const connect = { ...base, pid: PID, type: 'connect' as const, hook: 'connect6' as const, verdict: 'deny' as const, reason: 'no-rule' as const, port: 9090, protocol: 6, rule: 0 };
+    const ebpf = (family: 4 | 6, mapped: boolean, address: string) => t.translate({ kind: 'bpf', agentId: 'a-1', event: { ...connect, family, mapped, address } }).events[0]!.target;
+    expect(ebpf(6, false, 'fd00:213:e2::2')).toBe('[fd00:213:e2::2]:9090/tcp');
+    expect(ebpf(4, true, '10.213.226.2')).toBe('10.213.226.2:9090/tcp');
+  });
+
   it('seccomp records: the syscall by name, the process and exe from the record, kill or errno from its code', () => {
     const t = translator();
     const errno = t.translate(kaudit('seccomp', 'audit(1.000:5): auid=4294967295 uid=65534 gid=65534 ses=4294967295 pid=77 comm="python3.11" exe="/usr/bin/python3.11" sig=0 arch=c000003e syscall=101 compat=0 ip=0x7f code=0x50000', 77)).events[0];
