@@ -47,6 +47,20 @@ describe('the BPF broker', () => {
     expect(warm.json.startMs).toBeLessThan(200);
   });
 
+  it("an agent's last operations before it exits are all audited: what the loader drains at unregistering reaches the run", async () => {
+    // Routine records sit in the ring buffer until the loader's next 50 ms tick; an agent that ends right
+    // after an open leaves it there until remove-agent drains it, after its run has stopped waiting.
+    const policy = fx.policy('audited', 'agent_policy:\n  extends: production\n  on_violation: deny\n');
+    const missing: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const run = await fx.airlock(['run', '--json', '--policy', policy, '--workspace', fx.workspace(), '--', '/bin/cat', '/etc/host.conf']);
+      expect(run.code, run.stderr).toBe(0);
+      const opens = fx.events(run.json.agent).filter((e) => e.operation === 'open' && e.target === '/etc/host.conf');
+      if (opens.length !== 1) missing.push(`${run.json.agent}: ${opens.length} open events of /etc/host.conf`);
+    }
+    expect(missing).toEqual([]);
+  });
+
   for (const victim of ['loader', 'broker'] as const) {
     it(`the ${victim} dying mid-run ends the agent (exit 36) and leaves nothing behind`, async () => {
       const marker = victim === 'loader' ? '71.234' : '72.345';

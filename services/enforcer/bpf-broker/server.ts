@@ -168,10 +168,19 @@ export class BrokerServer {
     }
   }
 
+  /**
+   * The loader drains the ring buffer before it answers remove-agent: the
+   * agent's last records arrive during the await and still go to its owner
+   * (routine records wait there for the loader's next tick, so an agent that
+   * ends right after an operation leaves its record to this drain).
+   */
   async #forget(client: Client, id: string): Promise<void> {
     client.agents.delete(id);
-    this.#owners.delete(id);
-    if (!this.#loaderGone) await this.#loader.removeAgent(id);
+    try {
+      if (!this.#loaderGone) await this.#loader.removeAgent(id);
+    } finally {
+      this.#owners.delete(id);
+    }
   }
 
   #route(event: LoaderEvent): void {
