@@ -4,7 +4,7 @@
  *   compile the policy (workspace, protected paths)       ┐ meanwhile: connect to
  *   check every layer (launcher probe, cgroups, eBPF,      │ (or start) the host's
  *     kernel audit); refuse if one is missing              ┘ BPF broker
- *   sweep what crashed runs left; write the agent's record
+ *   claim the agent host-wide, write its record; sweep what crashed runs left
  *   create its cgroups with its budgets
  *   register it with the BPF loader (egress programs on its cgroup v2 directory)
  *   start airlock-launch blocked → "ready <pid>" → track the pid → "go" → exec
@@ -14,15 +14,15 @@
  *   its first process ends → what is left is killed → usage → cleanup
  *
  * Cleanup always runs (success, failure, `signal` aborted by SIGINT/SIGTERM):
- * tree killed, cgroups removed, agent unregistered, record deleted, audit
- * file fsync'd. If this process itself dies, the broker kills the agents of
+ * tree killed, cgroups removed, agent unregistered, record and claim deleted,
+ * audit file fsync'd. If this process itself dies, the broker kills the agents of
  * its closed connection and the next run's sweep removes the rest.
  */
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentRegistry, processStartTicks, type AgentRecord } from './agent-registry.js';
-import { sweepStaleAgents } from './agent-sweep.js';
+import { AgentRegistry, type AgentRecord } from './agent-registry.js';
+import { AgentClaims, sweepStaleAgents } from './agent-sweep.js';
 import type { AuditEvent, KillReport, Violation } from './audit-events.js';
 import { AuditLog } from './audit-log.js';
 import { BrokerClient, BROKER_SOCKET, type BrokerConnectOptions } from './bpf-broker/index.js';
@@ -191,19 +191,22 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
 
   const cgroups = new CgroupManager(layout, { parent: options.cgroupParent ?? 'airlock' });
   const registry = new AgentRegistry(options.paths.agentsDir);
-  await sweepStaleAgents(registry, cgroups);
+  // Claimed first and released last: no sweep, of this prefix or another, takes the agent of a live run.
+  const claims = new AgentClaims();
+  const claim = await claims.claim(id);
+  cleanup.add(claim.release);
   const record: AgentRecord = {
     id,
     policy: { name: policy.name, source: policy.source, sha256: policy.sourceSha256, onViolation: policy.onViolation, ...(policy.extends ? { extends: policy.extends } : {}) },
     command: options.command,
     workspace: ctx.workspacePath,
     budgets: { maxProcesses: policy.execution.maxProcesses, maxMemoryBytes: policy.execution.maxMemoryBytes, timeoutSeconds: policy.execution.timeoutSeconds },
-    run: { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 },
+    run: claim.run,
     startedAt: new Date().toISOString(),
   };
-  // The record first: a concurrent run's sweep never takes a cgroup that has a live record.
   await registry.write(record);
   cleanup.add(() => registry.remove(id));
+  await sweepStaleAgents(registry, cgroups, claims);
   const workspace = await prepareWorkspace(options.workspace, { dir: options.paths.workspacesDir, id, uid: DEFAULT_AGENT_ID, gid: DEFAULT_AGENT_ID });
   cleanup.add(() => releaseWorkspace(workspace));
   const cg = await cgroups.create(id, policy.execution);
