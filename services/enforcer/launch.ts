@@ -10,10 +10,14 @@
  * status (services/enforcer/native/README.md).
  *
  * Control channel (fd 4 of the launcher, a socket): the agent-to-be writes
- * "ready <pid>" (its host pid) once it sits in its cgroups with the ruleset
- * built, then waits; "go" lets it drop privileges, restrict itself and exec.
- * It writes "error <exit code> <stage> <reason>" when it refuses; the channel
- * closes without a word when exec succeeded (the descriptor is close-on-exec).
+ * "ready <pid> <uid> <gid>" (its host pid, its ids) once it sits in its
+ * cgroups with the ruleset built, then waits; "go" lets it drop privileges,
+ * restrict itself and exec. It writes "error <exit code> <stage> <reason>"
+ * when it refuses; the channel closes without a word when exec succeeded (the
+ * descriptor is close-on-exec).
+ *
+ * Report channel (fd 5, a socket): the metadata check's refusals, a line each
+ * (launch-reports.ts), from the agent's init until it ends.
  */
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -23,11 +27,13 @@ import { fileURLToPath } from 'node:url';
 import { LaunchError, LaunchErrorCodes } from './errors.js';
 import { ACCESS_FS, planRuleset, type PathRule } from './landlock/index.js';
 import { resolveProgram, type ResolvedProgram } from './launch-program.js';
-import { encodeLaunchSpec, type LaunchSpec } from './launch-spec.js';
+import { LaunchReports, parseReport } from './launch-reports.js';
+import { encodeLaunchSpec, type FixedIds, type LaunchSpec, type PooledIds } from './launch-spec.js';
 import { DEFAULT_PROTECTED_PATHS, type CompiledPolicy } from './policy/index.js';
 import { buildSeccompPlan } from './seccomp/index.js';
+import { RESTING_OWNER, type UidPool } from './uid-pool.js';
 
-/** nobody:nogroup. */
+/** nobody:nogroup: the agent's ids when neither fixed ids nor a pool are given. */
 export const DEFAULT_AGENT_ID = 65534;
 
 export const DEFAULT_AGENT_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -56,6 +62,8 @@ export const LAUNCHER_EXIT = {
   FDS: 121,
   SECCOMP: 122,
   EXEC: 123,
+  IDS: 124,
+  NOTIFY: 125,
 } as const;
 
 export interface LaunchFacts {
@@ -67,6 +75,12 @@ export interface LaunchFacts {
   cgroups?: string[];
   uid?: number;
   gid?: number;
+  /**
+   * Instead of uid/gid: a free uid of this pool, the agent's own (`airlock
+   * run`). The workspace is then its own for the run, and what it makes in
+   * its other write paths goes back to the resting owner (nobody) after.
+   */
+  uidPool?: UidPool;
   /** Roots the agent may never reach, added to cgroupfs and bpffs (the prefix, audit log, policy repo ...). */
   protectedRoots?: string[];
   /** The agent's whole environment (default PATH, HOME=workspace, LANG). */
@@ -91,6 +105,23 @@ function checkId(value: number, what: string): number {
   return value;
 }
 
+function agentIds(policy: CompiledPolicy, facts: LaunchFacts): FixedIds | PooledIds {
+  if (facts.uidPool === undefined) return { uid: checkId(facts.uid ?? DEFAULT_AGENT_ID, 'uid'), gid: checkId(facts.gid ?? DEFAULT_AGENT_ID, 'gid') };
+  if (facts.uid !== undefined || facts.gid !== undefined) throw invalid('give fixed ids or a uid pool, not both', { uid: facts.uid, gid: facts.gid });
+  const { first, count } = facts.uidPool;
+  if (!Number.isInteger(first) || !Number.isInteger(count) || first < 1 || count < 1 || first + count - 1 > 0xfffffffe) {
+    throw invalid(`the uid pool ${first}+${count} cannot run agents: it must lie within 1..4294967294`, { first, count });
+  }
+  const tmp = facts.privateTmp;
+  const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
+  return {
+    pool: facts.uidPool,
+    restingOwner: { ...RESTING_OWNER },
+    own: [facts.workspace],
+    disown: policy.filesystem.write.filter((path) => path !== facts.workspace && (tmp === undefined || !under(path, tmp))),
+  };
+}
+
 function agentEnv(facts: LaunchFacts): Record<string, string> {
   return facts.env ?? { PATH: DEFAULT_AGENT_PATH, HOME: facts.workspace, LANG: 'C.UTF-8' };
 }
@@ -110,8 +141,7 @@ export function buildLaunchSpec(policy: CompiledPolicy, facts: LaunchFacts, reso
   if (!policy.execution.exec) extra.push({ path: resolved.program, access: ACCESS_FS.EXECUTE | ACCESS_FS.READ_FILE });
   if (resolved.script !== undefined) extra.push({ path: resolved.script, access: ACCESS_FS.READ_FILE });
   const spec: LaunchSpec = {
-    uid: checkId(facts.uid ?? DEFAULT_AGENT_ID, 'uid'),
-    gid: checkId(facts.gid ?? DEFAULT_AGENT_ID, 'gid'),
+    ids: agentIds(policy, facts),
     cgroups: facts.cgroups ?? [],
     landlock: planRuleset({
       filesystem: policy.filesystem,
@@ -120,6 +150,8 @@ export function buildLaunchSpec(policy: CompiledPolicy, facts: LaunchFacts, reso
       protectedRoots: [...DEFAULT_PROTECTED_PATHS, ...(facts.protectedRoots ?? [])],
     }),
     seccomp: buildSeccompPlan(policy),
+    writable: [...policy.filesystem.write],
+    onViolation: policy.onViolation,
     masks: [...MASKED_PATHS],
     workspace: facts.workspace,
     program: resolved.program,
@@ -165,11 +197,16 @@ export interface AgentProcess {
   child: ChildProcess;
   /** The agent's first process, as the host numbers it (the one to track; it execs the program). */
   pid: number;
+  /** The agent's ids (from the pool, or the fixed ones). */
+  uid: number;
+  gid: number;
+  /** What the metadata check refused, as it comes (complete once `exited` resolves). */
+  reports: LaunchReports;
   /** Lets it exec; resolves once it has, rejects with LaunchError if the launcher refused. */
   release(): Promise<void>;
   /** Ends it before it runs anything (the launcher exits with ABORTED). */
   abort(): void;
-  /** Exit status of the launcher or, after exec, of the agent (when the agent's first process ends, the rest of its PID namespace is killed). */
+  /** Exit status of the launcher or, after exec, of the agent (when the agent's first process ends, the rest of its PID namespace is killed); every report is in by then. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -193,13 +230,15 @@ function launcherError(exitCode: number | null, stage: string, reason: string): 
 /** Starts the launcher with `spec` and waits until it is ready (blocked before exec). */
 export async function startAgent(spec: LaunchSpec, opts: StartOptions = {}): Promise<AgentProcess> {
   const launcher = opts.launcher ?? defaultLauncherPath();
-  const child = spawn(launcher, ['--spec-fd', '3', '--ctl-fd', '4'], {
-    stdio: [...(opts.stdio ?? ['pipe', 'pipe', 'pipe']), 'pipe', 'pipe'],
+  const child = spawn(launcher, ['--spec-fd', '3', '--ctl-fd', '4', '--report-fd', '5'], {
+    stdio: [...(opts.stdio ?? ['pipe', 'pipe', 'pipe']), 'pipe', 'pipe', 'pipe'],
     env: {},
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
+  const reports = new LaunchReports();
+  const reportsEnded = readReports((child.stdio as unknown as Duplex[])[5]!, reports);
+  const exited = Promise.all([new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
     child.once('exit', (code, signal) => resolveExit({ code, signal }));
-  });
+  }), reportsEnded]).then(([status]) => status);
   const ctl = child.stdio[4] as Duplex;
   let text = '';
   let released = false;
@@ -229,12 +268,12 @@ export async function startAgent(spec: LaunchSpec, opts: StartOptions = {}): Pro
   await spawned;
   (child.stdio[3] as Writable).on('error', () => undefined).end(encodeLaunchSpec(spec));
 
-  const pid = await new Promise<number>((resolveReady, rejectReady) => {
+  const [pid, uid, gid] = await new Promise<[number, number, number]>((resolveReady, rejectReady) => {
     const check = (): void => {
-      const m = /^ready (\d+)$/m.exec(text);
+      const m = /^ready (\d+) (\d+) (\d+)$/m.exec(text);
       if (m) {
         ctl.off('data', check);
-        resolveReady(Number(m[1]));
+        resolveReady([Number(m[1]), Number(m[2]), Number(m[3])]);
       }
     };
     ctl.on('data', check);
@@ -248,6 +287,9 @@ export async function startAgent(spec: LaunchSpec, opts: StartOptions = {}): Pro
   return {
     child,
     pid,
+    uid,
+    gid,
+    reports,
     exited,
     abort: () => ctl.destroy(),
     release: async () => {
@@ -258,6 +300,21 @@ export async function startAgent(spec: LaunchSpec, opts: StartOptions = {}): Pro
       if (closedBeforeRelease || /^error /m.test(text)) throw await failure();
     },
   };
+}
+
+/** Feeds the report lines of `stream` to `reports`; resolves when the last writer (the agent's init) is gone. */
+function readReports(stream: Duplex, reports: LaunchReports): Promise<void> {
+  let partial = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const report = parseReport(line);
+      if (report) reports.add(report);
+    }
+  });
+  stream.on('error', () => undefined); // the launcher's exit says why
+  return new Promise((resolveEnd) => stream.once('close', () => resolveEnd()));
 }
 
 /** Resolves the program, builds the spec and starts the launcher: the usual way in. */

@@ -27,7 +27,7 @@ async function specFor(pol = policy(fx), facts: Partial<LaunchFacts> = {}) {
 }
 
 describe('what the agent runs as', () => {
-  it('nobody, no groups, no capabilities in any set, no_new_privs, two seccomp filters', async () => {
+  it('nobody (ids given), no groups, no capabilities in any set, no_new_privs, three seccomp filters (compat, policy, metadata)', async () => {
     const r = await runSandboxed(policy(fx), fx, ['/bin/cat', '/proc/self/status']);
     const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(r.stdout)?.[1]?.trim().split(/\s+/).join(' ');
     expect(field('Uid')).toBe(`${NOBODY} ${NOBODY} ${NOBODY} ${NOBODY}`);
@@ -36,7 +36,7 @@ describe('what the agent runs as', () => {
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(set)).toBe('0000000000000000');
     expect(field('NoNewPrivs')).toBe('1');
     expect(field('Seccomp')).toBe('2');
-    expect(field('Seccomp_filters')).toBe('2');
+    expect(field('Seccomp_filters')).toBe('3');
   });
 
   it('inherits no descriptor but 0, 1 and 2 (a probe started directly does see an extra one)', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CompiledPolicy } from '../../services/enforcer/policy/index.js';
-import { buildSeccompPlan, ESCAPE_SYSCALLS, EXEC_GATE_ADDRESS, SYSCALLS, type SyscallName } from '../../services/enforcer/seccomp/index.js';
+import { buildSeccompPlan, ESCAPE_SYSCALLS, EXEC_GATE_ADDRESS, METADATA_SYSCALLS, SYSCALLS, type SyscallName } from '../../services/enforcer/seccomp/index.js';
 import { runFilter } from './seccomp-interpreter.js';
 
 const X86_64 = 0xc000003e;
@@ -9,6 +9,7 @@ const ALLOW = 0x7fff0000;
 const KILL = 0x80000000;
 const EPERM = 0x00050001;
 const ENOSYS = 0x00050026;
+const NOTIFY = 0x7fc00000;
 
 function policy(over: { onViolation?: 'kill' | 'deny'; spawn?: boolean; exec?: boolean; network?: boolean } = {}): CompiledPolicy {
   return {
@@ -31,9 +32,9 @@ function verdict(pol: CompiledPolicy, name: SyscallName | number, args: Array<nu
   const { filters } = buildSeccompPlan(pol);
   const nr = typeof name === 'number' ? name : SYSCALLS[name];
   const data = { nr, arch, args: args.map((a) => BigInt(a)) };
-  // The kernel returns the most severe action of all filters; ours never tie on different actions.
+  // The kernel returns the most severe action of all filters (KILL, ERRNO, USER_NOTIF, ALLOW); ours never tie on different actions.
   const results = filters.map((f) => runFilter(f.program, data));
-  const rank = (v: number) => [KILL, EPERM & 0xffff0000, ALLOW].indexOf((v & 0xffff0000) >>> 0);
+  const rank = (v: number) => [KILL, EPERM & 0xffff0000, NOTIFY, ALLOW].indexOf((v & 0xffff0000) >>> 0);
   return results.reduce((worst, v) => (rank(v) < rank(worst) ? v : worst));
 }
 
@@ -42,11 +43,12 @@ const FORK_FLAGS = 0x01200011; // glibc fork(): CLONE_CHILD_SETTID | CLONE_CHILD
 const CLONE_NEWUSER = 0x10000000;
 
 describe('seccomp filter generator', () => {
-  it('installs compat first without logging, then policy with FLAG_LOG and TSYNC', () => {
+  it('installs compat first without logging, then policy with FLAG_LOG and TSYNC, then metadata with a listener (no logging)', () => {
     const plan = buildSeccompPlan(policy());
     expect(plan.filters.map((f) => [f.name, f.flags])).toEqual([
       ['compat', 1],
       ['policy', 3],
+      ['metadata', 8],
     ]);
     expect(plan.execGate).toBe(EXEC_GATE_ADDRESS);
     expect(buildSeccompPlan(policy({ exec: true })).execGate).toBeUndefined();
@@ -156,6 +158,33 @@ describe('seccomp filter generator', () => {
     expect(verdict(policy(), 'ioctl', [0, 0x5412])).toBe(EPERM); // TIOCSTI
     expect(verdict(policy(), 'ioctl', [0, 0x541c])).toBe(EPERM); // TIOCLINUX
     expect(verdict(policy(), 'ioctl', [0, 0x5401])).toBe(ALLOW); // TCGETS
+  });
+
+  describe('metadata', () => {
+    it.each(METADATA_SYSCALLS)('sends %s to the launcher’s init, in either mode', (name) => {
+      expect(verdict(policy(), name)).toBe(NOTIFY);
+      expect(verdict(policy({ onViolation: 'kill' }), name)).toBe(NOTIFY);
+    });
+
+    it('sends the inode-flag ioctls (chattr) there, by the request’s low 32 bits, and no other ioctl', () => {
+      for (const request of [0x40086602, 0x40086604, 0x401c5820, 0x40087602]) {
+        expect(verdict(policy(), 'ioctl', [3, request])).toBe(NOTIFY);
+        expect(verdict(policy(), 'ioctl', [3, 0xffffffff00000000n | BigInt(request)])).toBe(NOTIFY);
+      }
+      for (const request of [0x5401, 0x80086601 /* FS_IOC_GETFLAGS */, 0x541b /* FIONREAD */]) expect(verdict(policy(), 'ioctl', [3, request])).toBe(ALLOW);
+    });
+
+    it('lets the policy filter’s verdicts win: a terminal injection is denied, not sent; other architectures and x32 are killed', () => {
+      expect(verdict(policy(), 'ioctl', [0, 0x5412])).toBe(EPERM);
+      const metadata = buildSeccompPlan(policy()).filters.find((f) => f.name === 'metadata')!;
+      expect(runFilter(metadata.program, { nr: 15 /* i386 chmod */, arch: I386 })).toBe(ALLOW);
+      expect(verdict(policy(), 15, [], I386)).toBe(KILL);
+      expect(verdict(policy(), SYSCALLS.chmod | 0x40000000)).toBe(KILL);
+    });
+
+    it('leaves reads of metadata alone (stat, getxattr, listxattr, access)', () => {
+      for (const nr of [4, 5, 6, 191, 192, 193, 194, 21, 262, 332]) expect(verdict(policy(), nr)).toBe(ALLOW);
+    });
   });
 
   it('allows personality queries and PER_LINUX, not flags such as ADDR_NO_RANDOMIZE', () => {

@@ -21,16 +21,24 @@ export const SECCOMP_DATA = {
 
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
 export const SECCOMP_RET_ERRNO = 0x00050000;
+/** The call waits for the process holding the filter's listener (the launcher's init) to answer it. */
+export const SECCOMP_RET_USER_NOTIF = 0x7fc00000;
 export const SECCOMP_RET_ALLOW = 0x7fff0000;
 
 export const SECCOMP_FILTER_FLAG_TSYNC = 1 << 0;
 export const SECCOMP_FILTER_FLAG_LOG = 1 << 1;
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3;
 
 export const EPERM = 1;
 export const ENOSYS = 38;
 
 export const SYSCALLS = {
   ioctl: 16,
+  chmod: 90,
+  fchmod: 91,
+  chown: 92,
+  fchown: 93,
+  lchown: 94,
   socket: 41,
   socketpair: 53,
   clone: 56,
@@ -39,6 +47,7 @@ export const SYSCALLS = {
   execve: 59,
   ptrace: 101,
   syslog: 103,
+  utime: 132,
   uselib: 134,
   personality: 135,
   vhangup: 153,
@@ -58,13 +67,24 @@ export const SYSCALLS = {
   init_module: 175,
   delete_module: 176,
   quotactl: 179,
+  setxattr: 188,
+  lsetxattr: 189,
+  fsetxattr: 190,
+  removexattr: 197,
+  lremovexattr: 198,
+  fremovexattr: 199,
   lookup_dcookie: 212,
   clock_settime: 227,
+  utimes: 235,
   kexec_load: 246,
   add_key: 248,
   request_key: 249,
   keyctl: 250,
+  fchownat: 260,
+  futimesat: 261,
+  fchmodat: 268,
   unshare: 272,
+  utimensat: 280,
   perf_event_open: 298,
   fanotify_init: 300,
   name_to_handle_at: 303,
@@ -91,7 +111,11 @@ export const SYSCALLS = {
   pidfd_getfd: 438,
   mount_setattr: 442,
   quotactl_fd: 443,
+  fchmodat2: 452,
+  setxattrat: 463,
+  removexattrat: 466,
   open_tree_attr: 467,
+  file_setattr: 469,
 } as const;
 
 export type SyscallName = keyof typeof SYSCALLS;
@@ -125,6 +149,14 @@ export const MFD_EXEC = 0x0010;
 
 export const TIOCSTI = 0x5412;
 export const TIOCLINUX = 0x541c;
+
+/** ioctl requests that change an inode's flags, project or generation (chattr): _IOW('f', 2 / 4, long), _IOW('X', 32, struct fsxattr), _IOW('v', 2, long). */
+export const INODE_ATTRIBUTE_IOCTLS = {
+  FS_IOC_SETFLAGS: 0x40086602,
+  EXT4_IOC_SETVERSION: 0x40086604,
+  FS_IOC_FSSETXATTR: 0x401c5820,
+  FS_IOC_SETVERSION: 0x40087602,
+} as const;
 
 /** personality() values that change nothing that matters: PER_LINUX, PER_LINUX32, and the 0xffffffff query. */
 export const HARMLESS_PERSONALITIES = [0x0, 0x8, 0xffffffff] as const;

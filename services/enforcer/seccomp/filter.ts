@@ -9,6 +9,9 @@
  *  2. `policy` (SECCOMP_FILTER_FLAG_LOG): wrong architecture or x32 → kill;
  *     then the rules below. Every other syscall is allowed: Landlock, the eBPF
  *     programs and cgroups cover the rest.
+ *  3. `metadata` (SECCOMP_FILTER_FLAG_NEW_LISTENER): chmod, chown, utimes,
+ *     xattr and inode-flag calls wait for the launcher's init, which judges
+ *     their target against the write paths (./metadata.ts).
  * A denied call gets SECCOMP_RET_KILL_PROCESS under `on_violation: kill`,
  * SECCOMP_RET_ERRNO(EPERM) under `deny`; both reach the kernel audit log
  * (type 1326, AUDIT_SECCOMP): kills always, errno through FLAG_LOG.
@@ -41,6 +44,7 @@ import {
   NETLINK_ROUTE,
   SECCOMP_DATA,
   SECCOMP_FILTER_FLAG_LOG,
+  SECCOMP_FILTER_FLAG_NEW_LISTENER,
   SECCOMP_FILTER_FLAG_TSYNC,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_ERRNO,
@@ -54,6 +58,7 @@ import {
   X32_SYSCALL_BIT,
   type SyscallName,
 } from './abi.js';
+import { metadataProgram } from './metadata.js';
 
 /** Where the launcher's single permitted exec finds its empty path (inside page zero). */
 export const EXEC_GATE_ADDRESS = 0x10;
@@ -113,7 +118,7 @@ export const ESCAPE_SYSCALLS: Readonly<Partial<Record<SyscallName, string>>> = {
 };
 
 export interface SeccompFilter {
-  name: 'compat' | 'policy';
+  name: 'compat' | 'policy' | 'metadata';
   /** SECCOMP_FILTER_FLAG_* to install it with. */
   flags: number;
   program: Instruction[];
@@ -136,6 +141,8 @@ export function buildSeccompPlan(policy: CompiledPolicy): SeccompPlan {
     filters: [
       { name: 'compat', flags: SECCOMP_FILTER_FLAG_TSYNC, program: compatProgram() },
       { name: 'policy', flags: SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG, program: policyProgram(policy) },
+      // Last: the launcher hands its listener to init right after installing it, then executes.
+      { name: 'metadata', flags: SECCOMP_FILTER_FLAG_NEW_LISTENER, program: metadataProgram() },
     ],
   };
   if (!policy.execution.exec) plan.execGate = EXEC_GATE_ADDRESS;

@@ -22,6 +22,8 @@ enum launch_exit {
 	EXIT_FDS = 121,        /* closing inherited descriptors failed */
 	EXIT_SECCOMP = 122,    /* installing a seccomp filter failed */
 	EXIT_EXEC = 123,       /* execveat itself failed */
+	EXIT_IDS = 124,        /* no free uid in the pool, or a workspace is another running agent's */
+	EXIT_NOTIFY = 125,     /* after exec: init could not go on checking metadata calls (the agent was killed) */
 };
 
 /* Where failures are also reported as "error <code> <stage> <reason>\n" (-1: nowhere). */

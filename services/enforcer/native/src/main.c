@@ -1,12 +1,15 @@
 /*
  * airlock-launch: applies the in-process layers, then becomes the agent in
  * its own PID namespace. Usage:
- *   airlock-launch --spec-fd N --ctl-fd M   read the spec from N (to EOF), run it
- *   airlock-launch --probe                  print the host's layers as JSON
+ *   airlock-launch --spec-fd N --ctl-fd M [--report-fd R]
+ *                              read the spec from N (to EOF), run it; R gets
+ *                              the metadata check's reports (notify.h)
+ *   airlock-launch --probe     print the host's layers as JSON
  *
- * Order: spec → layer check → PID namespace (the launcher stays behind,
- * supervise.h) → init, pid 1: mount namespace with a fresh /proc and private
- * tmp → agent, pid 2: cgroups, cgroup namespace → program and exec gate →
+ * Order: spec → layer check → the agent's uid and its workspace (uid_pool.h)
+ * → PID namespace (the launcher stays behind, supervise.h) → init, pid 1:
+ * mount namespace with a fresh /proc and private tmp; it will answer the
+ * metadata calls (notify.h) → agent, pid 2: cgroups, cgroup namespace → program and exec gate →
  * Landlock ruleset (as root, with protected-root checks) → masks → "ready
  * <host pid>" on the control fd, wait for "go" → drop uid/gid/capabilities,
  * no_new_privs → chdir workspace → Landlock restrict_self → close every
@@ -28,11 +31,13 @@
 #include "common.h"
 #include "landlock.h"
 #include "mounts.h"
+#include "notify.h"
 #include "privileges.h"
 #include "process.h"
 #include "seccomp.h"
 #include "spec.h"
 #include "supervise.h"
+#include "uid_pool.h"
 
 int launch_ctl_fd = -1;
 
@@ -99,11 +104,11 @@ static int host_pid(int host_proc)
 	return atoi(link);
 }
 
-/* Reports `pid` (the host's number for us), then blocks until the enforcer writes "go"; anything else, or EOF, aborts. */
-static void wait_for_go(int ctl, int pid)
+/* Reports `pid` (the host's number for us) and our ids, then blocks until the enforcer writes "go"; anything else, or EOF, aborts. */
+static void wait_for_go(int ctl, int pid, uid_t uid, gid_t gid)
 {
-	char msg[32];
-	int n = snprintf(msg, sizeof(msg), "ready %d\n", pid);
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "ready %d %u %u\n", pid, (unsigned)uid, (unsigned)gid);
 	write_all(ctl, msg, (size_t)n);
 	size_t len = 0;
 	while (len < 3) {
@@ -120,7 +125,7 @@ static void wait_for_go(int ctl, int pid)
 
 int main(int argc, char **argv)
 {
-	int spec_fd = -1;
+	int spec_fd = -1, report_fd = -1;
 	/* A vanished enforcer must not kill us with SIGPIPE before we say why; reset before exec. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 2 && !strcmp(argv[1], "--probe"))
@@ -130,11 +135,13 @@ int main(int argc, char **argv)
 			spec_fd = fd_argument(argv[i + 1]);
 		else if (!strcmp(argv[i], "--ctl-fd"))
 			launch_ctl_fd = fd_argument(argv[i + 1]);
+		else if (!strcmp(argv[i], "--report-fd"))
+			report_fd = fd_argument(argv[i + 1]);
 		else
 			fail(EXIT_USAGE, "usage", "unknown option %s", argv[i]);
 	}
-	if (argc != 5 || spec_fd < 0 || launch_ctl_fd < 0)
-		fail(EXIT_USAGE, "usage", "airlock-launch --spec-fd N --ctl-fd M | --probe");
+	if ((argc != 5 && argc != 7) || spec_fd < 0 || launch_ctl_fd < 0)
+		fail(EXIT_USAGE, "usage", "airlock-launch --spec-fd N --ctl-fd M [--report-fd R] | --probe");
 
 	struct launch_spec spec;
 	spec_read(spec_fd, &spec);
@@ -148,11 +155,17 @@ int main(int argc, char **argv)
 		fail(EXIT_UNAVAILABLE, "seccomp", "seccomp filters with logging are not available");
 	if (spec.exec_gate)
 		check_exec_gate(spec.exec_gate);
+	if (spec.notify && report_fd < 0)
+		fail(EXIT_USAGE, "usage", "a spec with a metadata check needs --report-fd");
 
+	struct uid_lease lease;
+	uid_claim(&spec, &lease);
 	block_signals();
-	int report = fork_init();
+	int status_pipe = fork_init(&spec, &lease);
 	int host_proc = agent_mounts(spec.private_tmp, spec.uid, spec.gid);
-	fork_agent(report);
+	struct notify_server *server = notify_prepare(&spec, report_fd, host_proc);
+	fork_agent(status_pipe, server);
+	int handoff = notify_agent_end(server);
 	int pid = host_pid(host_proc);
 
 	join_cgroups(spec.cgroups, spec.n_cgroups);
@@ -170,16 +183,16 @@ int main(int argc, char **argv)
 	int ruleset = landlock_build(&spec);
 	mask_paths(spec.masks, spec.n_masks);
 
-	wait_for_go(launch_ctl_fd, pid);
+	wait_for_go(launch_ctl_fd, pid, spec.uid, spec.gid);
 
 	drop_privileges(spec.uid, spec.gid);
 	if (chdir(spec.workspace))
 		fail(EXIT_WORKSPACE, "workspace", "%s: %s", spec.workspace, strerror(errno));
 	landlock_enforce(ruleset, spec.landlock_flags);
-	int keep[] = {program, launch_ctl_fd};
-	close_other_fds(keep, 2);
+	int keep[] = {program, launch_ctl_fd, handoff};
+	close_other_fds(keep, handoff < 0 ? 2 : 3);
 	reset_signals();
-	seccomp_install(spec.filters, spec.n_filters);
+	seccomp_install(spec.filters, spec.n_filters, handoff);
 
 	const char *path = spec.exec_gate ? (const char *)spec.exec_gate : "";
 	syscall(SYS_execveat, program, path, spec.argv, spec.envp, AT_EMPTY_PATH);

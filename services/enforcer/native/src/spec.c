@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/seccomp.h>
+
 #include "common.h"
 #include "spec.h"
 
@@ -159,7 +161,7 @@ void spec_read(int fd, struct launch_spec *spec)
 {
 	size_t size;
 	char *text = slurp(fd, &size);
-	int seen_uid = 0, seen_gid = 0, seen_end = 0, seen_abi = 0;
+	int seen_uid = 0, seen_gid = 0, seen_end = 0, seen_abi = 0, seen_rest = 0, seen_violation = 0;
 	memset(spec, 0, sizeof(*spec));
 
 	char *save = NULL;
@@ -184,6 +186,28 @@ void spec_read(int fd, struct launch_spec *spec)
 			spec->uid = (uid_t)number(field(&rest), 0xfffffffe), seen_uid = 1;
 		} else if (!strcmp(word, "gid")) {
 			spec->gid = (gid_t)number(field(&rest), 0xfffffffe), seen_gid = 1;
+		} else if (!strcmp(word, "uid-pool")) {
+			spec->pool.first = (uid_t)number(field(&rest), 0xfffffffe);
+			spec->pool.count = (uint32_t)number(field(&rest), 0xfffffffe);
+			spec->pool.dir = decode(field(&rest));
+			if (!spec->pool.count || spec->pool.first == 0 || spec->pool.first - 1 > 0xfffffffeu - spec->pool.count)
+				bad("line %d: the uid pool must lie within 1..4294967294", line_no);
+		} else if (!strcmp(word, "resting-owner")) {
+			spec->rest_uid = (uid_t)number(field(&rest), 0xfffffffe);
+			spec->rest_gid = (gid_t)number(field(&rest), 0xfffffffe);
+			seen_rest = 1;
+		} else if (!strcmp(word, "own")) {
+			PUSH(spec->own, spec->n_own, decode(field(&rest)));
+		} else if (!strcmp(word, "disown")) {
+			PUSH(spec->disown, spec->n_disown, decode(field(&rest)));
+		} else if (!strcmp(word, "writable")) {
+			PUSH(spec->writable, spec->n_writable, decode(field(&rest)));
+		} else if (!strcmp(word, "on-violation")) {
+			char *mode = field(&rest);
+			if (strcmp(mode, "kill") && strcmp(mode, "deny"))
+				bad("line %d: on-violation is kill or deny", line_no);
+			spec->kill_on_violation = !strcmp(mode, "kill");
+			seen_violation = 1;
 		} else if (!strcmp(word, "cgroup")) {
 			PUSH(spec->cgroups, spec->n_cgroups, decode(field(&rest)));
 		} else if (!strcmp(word, "private-tmp")) {
@@ -213,6 +237,11 @@ void spec_read(int fd, struct launch_spec *spec)
 		} else if (!strcmp(word, "seccomp")) {
 			char *flags = field(&rest);
 			PUSH(spec->filters, spec->n_filters, program(flags, field(&rest)));
+			if (spec->filters[spec->n_filters - 1].flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+				if (spec->notify)
+					bad("line %d: a second seccomp filter with a listener", line_no);
+				spec->notify = 1;
+			}
 		} else if (!strcmp(word, "exec-gate")) {
 			spec->exec_gate = (uintptr_t)number(field(&rest), 4095);
 			if (!spec->exec_gate)
@@ -236,10 +265,18 @@ void spec_read(int fd, struct launch_spec *spec)
 	}
 	if (!seen_end)
 		bad("no \"end\" line: the spec was cut short");
-	if (!seen_uid || !seen_gid)
-		bad("uid and gid are required");
-	if (spec->uid == 0 || spec->gid == 0)
+	if (spec->pool.count ? seen_uid || seen_gid : !seen_uid || !seen_gid)
+		bad("uid and gid, or a uid pool, are required (not both)");
+	if (!spec->pool.count && (spec->uid == 0 || spec->gid == 0))
 		bad("the agent never runs as uid or gid 0");
+	if (spec->pool.count && spec->pool.dir[0] != '/')
+		bad("the uid pool's folder must be an absolute path");
+	if ((spec->n_own || spec->n_disown) && (!spec->pool.count || !seen_rest))
+		bad("own and disown paths need a uid pool and a resting owner");
+	if (seen_rest && (spec->rest_uid == 0 || spec->rest_gid == 0))
+		bad("the resting owner is never uid or gid 0");
+	if (spec->notify && !seen_violation)
+		bad("a seccomp filter with a listener needs on-violation");
 	if (!seen_abi || !spec->landlock_fs)
 		bad("the Landlock ruleset is required");
 	if (!spec->n_filters)
@@ -248,9 +285,14 @@ void spec_read(int fd, struct launch_spec *spec)
 		bad("workspace, program and at least one arg are required");
 	if (spec->workspace[0] != '/' || spec->program[0] != '/')
 		bad("workspace and program must be absolute paths");
-	for (size_t i = 0; i < spec->n_masks; i++) {
-		if (spec->masks[i][0] != '/')
-			bad("mask %s is not an absolute path", spec->masks[i]);
+	char **absolute[] = {spec->masks, spec->own, spec->disown, spec->writable};
+	size_t counts[] = {spec->n_masks, spec->n_own, spec->n_disown, spec->n_writable};
+	const char *kinds[] = {"mask", "own", "disown", "writable"};
+	for (size_t k = 0; k < 4; k++) {
+		for (size_t i = 0; i < counts[k]; i++) {
+			if (absolute[k][i][0] != '/')
+				bad("%s %s is not an absolute path", kinds[k], absolute[k][i]);
+		}
 	}
 	PUSH(spec->argv, spec->argc, NULL);
 	spec->argc--;

@@ -23,9 +23,26 @@ struct seccomp_prog {
 	struct sock_filter *insns;
 };
 
+/* Where the agent's uid comes from when the spec gives none: see uid_pool.h. */
+struct uid_pool {
+	uid_t first;
+	uint32_t count; /* 0: the spec gives fixed ids */
+	char *dir;      /* lock files, one per uid in use */
+};
+
 struct launch_spec {
-	uid_t uid;
+	uid_t uid; /* fixed, or the pool's free uid once claimed (the gid is the same number) */
 	gid_t gid;
+	struct uid_pool pool;
+	uid_t rest_uid; /* owner of the own and disown paths between runs */
+	gid_t rest_gid;
+	char **own; /* the agent's for the run (its workspace), handed back after */
+	size_t n_own;
+	char **disown; /* its other write paths: what it made there is handed back after */
+	size_t n_disown;
+	char **writable; /* where the metadata check lets chmod, chown, utimes and xattrs through */
+	size_t n_writable;
+	int kill_on_violation; /* the metadata check ends the agent instead of answering EPERM */
 	char **cgroups;
 	size_t n_cgroups;
 	char *private_tmp; /* NULL: the host's /tmp */
@@ -42,6 +59,7 @@ struct launch_spec {
 	size_t n_protect;
 	struct seccomp_prog *filters;
 	size_t n_filters;
+	int notify; /* a filter has SECCOMP_FILTER_FLAG_NEW_LISTENER: init answers its notifications */
 	uintptr_t exec_gate; /* 0: exec with "" */
 	char *workspace;
 	char *program;

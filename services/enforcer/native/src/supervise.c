@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,23 +21,40 @@ void block_signals(void)
 	sigprocmask(SIG_BLOCK, &all, NULL);
 }
 
-/* Forwards signals to `child` and reaps every child of ours until `child` ends; returns its wait status. */
-static int supervise(pid_t child)
+/*
+ * Forwards signals to `child`, reaps every child of ours until `child` ends,
+ * and serves `server` meanwhile; returns the child's wait status.
+ */
+static int supervise(pid_t child, struct notify_server *server)
 {
 	sigset_t all;
 	sigfillset(&all);
+	int signals = signalfd(-1, &all, SFD_CLOEXEC);
+	if (signals < 0)
+		fail(EXIT_NAMESPACE, "pidns", "signalfd: %s", strerror(errno));
 	for (;;) {
-		siginfo_t info;
-		int sig = sigwaitinfo(&all, &info);
-		if (sig == SIGCHLD) {
+		struct pollfd p[2] = {{.fd = signals, .events = POLLIN}, {.fd = server ? notify_fd(server) : -1, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(EXIT_NAMESPACE, "pidns", "poll: %s", strerror(errno));
+		}
+		if (p[1].revents)
+			notify_serve(server, p[1].revents);
+		struct signalfd_siginfo info;
+		if (!(p[0].revents & POLLIN) || read(signals, &info, sizeof(info)) != sizeof(info))
+			continue;
+		if (info.ssi_signo == SIGCHLD) {
 			int status;
 			pid_t pid;
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (pid == child)
+				if (pid == child) {
+					close(signals);
 					return status;
+				}
 			}
-		} else if (sig > 0 && sig != SIGPIPE && info.si_code != SI_KERNEL) {
-			kill(child, sig);
+		} else if (info.ssi_signo != SIGPIPE && info.ssi_code != SI_KERNEL) {
+			kill(child, (int)info.ssi_signo);
 		}
 	}
 }
@@ -57,7 +75,7 @@ static _Noreturn void end_as(int status)
 	_exit(128 + sig); /* pid 1: the report tells the launcher which signal it was */
 }
 
-int fork_init(void)
+int fork_init(const struct launch_spec *spec, struct uid_lease *lease)
 {
 	int report[2];
 	if (unshare(CLONE_NEWPID))
@@ -75,15 +93,17 @@ int fork_init(void)
 			_exit(EXIT_ABORTED);
 		return report[1];
 	}
-	close_other_fds(&report[0], 1);
+	int keep[8] = {report[0]};
+	close_other_fds(keep, 1 + uid_lease_fds(lease, keep + 1, 7));
 	launch_ctl_fd = -1;
-	int status = supervise(init), reported;
+	int status = supervise(init, NULL), reported;
 	if (read(report[0], &reported, sizeof(reported)) == sizeof(reported))
 		status = reported;
+	uid_release(spec, lease);
 	end_as(status);
 }
 
-void fork_agent(int report)
+void fork_agent(int report, struct notify_server *server)
 {
 	pid_t agent = fork();
 	if (agent < 0)
@@ -92,9 +112,12 @@ void fork_agent(int report)
 		close(report);
 		return;
 	}
-	close_other_fds(&report, 1);
+	int keep[8] = {report};
+	close_other_fds(keep, 1 + notify_init_fds(server, keep + 1, 7));
 	launch_ctl_fd = -1;
-	int status = supervise(agent);
+	if (server)
+		notify_start(server);
+	int status = supervise(agent, server);
 	if (write(report, &status, sizeof(status)) != sizeof(status))
 		_exit(EXIT_ABORTED); /* the launcher is gone: so are we, by SIGKILL */
 	end_as(status);
