@@ -18,6 +18,8 @@ export interface AgentRecord {
   run: { pid: number; startTicks: number };
   /** The agent's first process, once started. */
   pid?: number;
+  /** Its uid (and gid, the same number), its own while it runs, once started. */
+  uid?: number;
   startedAt: string;
 }
 

@@ -32,9 +32,11 @@ import { Cleanup } from './cleanup.js';
 import { EnforcerError, RunError, RunErrorCodes } from './errors.js';
 import { auditLayerProblems, cgroupLayerProblems, launchLayerProblems, refuseUnlessComplete, type MissingLayer } from './layers.js';
 import { resolveProgram } from './launch-program.js';
+import { firstViolation, reportEvents } from './launch-reports.js';
 import { buildLaunchSpec, DEFAULT_AGENT_ID, DEFAULT_AGENT_PATH, defaultLauncherPath, probeHost, startAgent, type AgentProcess, type StdioEntry } from './launch.js';
 import { loadPolicy, resolvePolicy, type CompiledPolicy } from './policy/index.js';
 import { RunMonitor } from './run-monitor.js';
+import { AGENT_UID_POOL } from './uid-pool.js';
 import { AGENT_TMP, prepareWorkspace, releaseWorkspace } from './workspace.js';
 
 /** Where the appliance keeps what the enforcer writes (from the install layout). */
@@ -123,7 +125,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunResult> {
   const t0 = performance.now();
   if (process.geteuid?.() !== 0) {
     throw new RunError(RunErrorCodes.NEEDS_ROOT, 'running an agent needs root (cgroups, BPF programs, the launcher’s privilege drop)', {
-      hint: 'Run `airlock run` as root; the agent itself runs as uid 65534 without capabilities.',
+      hint: 'Run `airlock run` as root; the agent itself runs as a uid of its own (from 2000000000) without capabilities.',
     });
   }
   const { paths } = options;
@@ -219,15 +221,18 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   const resolved = await resolveProgram(options.command, { workspace: workspace.path, searchPath: DEFAULT_AGENT_PATH });
   const spec = buildLaunchSpec(
     policy,
-    { workspace: workspace.path, command: options.command, cgroups: cg.allDirs, protectedRoots: ctx.protectedPaths, privateTmp: AGENT_TMP, env: agentEnv(id, workspace.path, options.env) },
+    { workspace: workspace.path, command: options.command, uidPool: AGENT_UID_POOL, cgroups: cg.allDirs, protectedRoots: ctx.protectedPaths, privateTmp: AGENT_TMP, env: agentEnv(id, workspace.path, options.env) },
     resolved,
   );
   const agent = await startAgent(spec, { launcher, stdio: options.stdio ?? ['inherit', 'inherit', 'inherit'] });
   cleanup.add(() => agent.abort()); // before "go" the launcher exits (ABORTED); after the exec there is nothing to close
   const monitor = new RunMonitor({ id, policy, pid: agent.pid, program: resolved.program, audit, broker: broker! });
   cleanup.add(() => monitor.stop());
+  // The metadata check's refusals (its own audit trail: the launcher's init, not the BPF broker).
+  // An audit file that cannot be written fails the monitor's next append too, which ends the agent.
+  cleanup.add(agent.reports.on((r) => reportEvents(r).forEach((e) => tryNote(note, e))));
   await broker!.trackPid(id, agent.pid);
-  await registry.write({ ...record, pid: agent.pid });
+  await registry.write({ ...record, pid: agent.pid, uid: agent.uid });
   const timeout = killAfter(cg, policy.execution.timeoutSeconds);
   cleanup.add(() => timeout.cancel());
   note({ pid: agent.pid, exe: resolved.program, operation: 'run', target: options.command.join(' '), verdict: 'allow', layer: 'enforcer', rule: `policy ${policy.name} (sha256 ${policy.sourceSha256.slice(0, 12)})` });
@@ -237,7 +242,7 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   options.onStart?.({ id, pid: agent.pid, policy: policy.name, workspace: workspace.path });
 
   const end = await waitForEnd(agent, cg, broker!, monitor, options.signal);
-  const causeKnown = timeout.expired || (await cg.usage()).memory.oomKills > 0;
+  const causeKnown = timeout.expired || agent.reports.violation !== undefined || (await cg.usage()).memory.oomKills > 0;
   if (end.by === 'exit' && end.signal !== null && !causeKnown) await monitor.settle(CAUSE_GRACE_MS);
   // The agent is its first process: whatever it leaves behind ends with it.
   await cg.kill();
@@ -247,8 +252,9 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   await unregister().catch(() => undefined);
   monitor.stop();
   const usage = await cg.usage();
+  const violation = firstViolation(monitor.violation && { ...monitor.violation, ...(monitor.kill ? { kill: monitor.kill } : {}) }, agent.reports.violation);
   const endedBy: EndedBy =
-    end.by !== 'exit' ? end.by : timeout.expired ? 'timeout' : monitor.violation ? 'violation' : end.signal === 'SIGKILL' && usage.memory.oomKills > 0 ? 'memory' : 'exit';
+    end.by !== 'exit' ? end.by : timeout.expired ? 'timeout' : violation ? 'violation' : end.signal === 'SIGKILL' && usage.memory.oomKills > 0 ? 'memory' : 'exit';
   for (const event of budgetEvents(policy, usage, timeout.expired, agent.pid)) note(event);
   const result: RunResult = {
     agent: id,
@@ -258,7 +264,7 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
     exitCode: end.code,
     signal: end.signal,
     endedBy,
-    violation: endedBy === 'violation' && monitor.violation ? { ...monitor.violation, ...(monitor.kill ? { kill: monitor.kill } : {}) } : null,
+    violation: endedBy === 'violation' ? violation ?? null : null,
     usage: runUsage(usage, policy, performance.now() - t0 - startMs),
     events: 0,
     eventsLost: monitor.lost,
@@ -318,6 +324,14 @@ function agentEnv(id: string, workspace: string, extra: Record<string, string> =
 function agentId(policyRef: string): string {
   const stem = basename(policyRef, extname(policyRef)).replace(/[^A-Za-z0-9_.-]/g, '').replace(/^[^A-Za-z0-9]+/, '').slice(0, 40) || 'agent';
   return `${stem}-${randomBytes(3).toString('hex')}`;
+}
+
+function tryNote(note: (fields: Omit<AuditEvent, 'time' | 'agent' | 'policy'>) => void, fields: Omit<AuditEvent, 'time' | 'agent' | 'policy'>): void {
+  try {
+    note(fields);
+  } catch {
+    // reported by the monitor, whose appends fail the same way
+  }
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {

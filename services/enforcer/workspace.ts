@@ -1,8 +1,10 @@
 /**
  * The agent's workspace: its working directory and the one place every
- * profile lets it write. A given one must exist; the default one is made
- * under the install's var/workspaces/ for the agent's uid, and removed after
- * the run if the agent left nothing in it.
+ * profile lets it write. Between runs it belongs to the resting owner,
+ * nobody (uid-pool.ts): the launcher makes what nobody owns there the
+ * agent's own uid's for the run and hands it back after. A given one must
+ * exist; the default one is made under the install's var/workspaces/, and
+ * removed after the run if the agent left nothing in it.
  */
 import { chown, mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -28,7 +30,7 @@ export async function prepareWorkspace(given: string | undefined, defaults: { di
   const path = resolve(given);
   const st = await stat(path).catch(() => undefined);
   if (!st?.isDirectory()) {
-    throw new RunError(RunErrorCodes.WORKSPACE_INVALID, `the workspace ${path} is not a directory`, { hint: 'Create it first (writable by the agent, uid 65534), or leave --workspace out to get a fresh one.', details: { path } });
+    throw new RunError(RunErrorCodes.WORKSPACE_INVALID, `the workspace ${path} is not a directory`, { hint: 'Create it first, owned by nobody (uid 65534: each run lends it to its agent), or leave --workspace out to get a fresh one.', details: { path } });
   }
   if (path === AGENT_TMP || path.startsWith(`${AGENT_TMP}/`)) {
     throw new RunError(RunErrorCodes.WORKSPACE_INVALID, `the workspace ${path} lies inside ${AGENT_TMP}, which the agent sees as its own empty tmpfs`, {

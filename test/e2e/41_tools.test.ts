@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock } from '../helpers/appliance.js';
@@ -52,10 +52,13 @@ function expectClean(r: AirlockRun): void {
 }
 
 describe.each(PROFILES)('%s, killing at the first violation', (profile) => {
-  it('ls -la of the workspace', async () => {
+  it('ls -la of the workspace: its files are the agent’s own uid’s while it runs (one with no account: a number)', async () => {
     const r = await run(profile, ['/bin/ls', '-la']);
     expectClean(r);
-    expect(r.stderr).toMatch(/^-rw-r--r-- 1 nobody nogroup\s+\d+ .* in\.txt$/m);
+    const [, uid, gid] = /^-rw-r--r-- 1 (\d+) (\d+)\s+\d+ .* in\.txt$/m.exec(r.stderr) ?? [];
+    expect(Number(uid)).toBeGreaterThanOrEqual(2_000_000_000);
+    expect(gid).toBe(uid);
+    expect(statSync(join(ws, 'in.txt')).uid).toBe(NOBODY); // and nobody's again after
   });
 
   it('grep -P (PCRE JIT) over a workspace file', async () => {
@@ -82,6 +85,15 @@ describe.each(['development', 'production'] as const)('%s: children of the agent
     const r = await run(withNode(profile), ['/bin/sh', '-c', `grep -P '^input\\s+of\\b' in.txt && grep -c . /proc/self/maps && ${NODE} -e 'console.log(process.pid)'`]);
     expectClean(r);
     expect(r.stderr).toMatch(/^input of the agent\n\d+\n\d+\n/m);
+  });
+});
+
+describe('development: modes and times in the workspace', () => {
+  it('touch, chmod +x and explicit times of a workspace file', async () => {
+    const r = await run('development', ['/bin/sh', '-c', 'touch made && chmod +x made && test -x made && touch -d @1000000000 made && stat -c "%a %Y" made']);
+    expectClean(r);
+    expect(r.stderr).toMatch(/^755 1000000000$/m);
+    expect(statSync(join(ws, 'made')).uid).toBe(NOBODY);
   });
 });
 

@@ -11,7 +11,8 @@
  *    never appears;
  *  - the same policies let the allowed actions through (positive controls);
  *  - budgets: a fork bomb is held, a memory hog and a timed-out tree killed;
- *  - the same attempts made on the host while agents run are never denied.
+ *  - the same attempts made on the host while agents run are never denied;
+ *  - an agent cannot change the metadata of another running agent's files.
  *
  * Deny-mode attempts of one profile share one agent (its denials are paired
  * one to one with the cases, and none may be left over); each kill-mode
@@ -19,9 +20,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { agentCgroups, brokerProcesses, processes, waitFor } from '../helpers/enforcer-run.js';
-import { EscapeWorld, expand, fileState, pool, type EscapeRun, type Profile, type Vars } from '../helpers/escape-world.js';
+import { EscapeWorld, expand, fileState, NOBODY, pool, type EscapeRun, type Profile, type Vars } from '../helpers/escape-world.js';
 import { ALLOWED, BUDGETS, ESCAPE_CASES, type AuditExpectation, type EscapeCase } from './escape-cases/cases.js';
 
 const EXIT = { VIOLATION: 33, TIMEOUT: 34, MEMORY: 35 } as const;
@@ -395,6 +396,49 @@ describe('a process outside any agent is never denied, while agents run', () => 
     expect([...new Set(during.map((e) => e.agent))].filter((a) => a !== run.json.agent)).toEqual([]);
     console.log(`host attempts: ${hosted.length} while a ${profile} agent ran`);
   });
+});
+
+// ------------------------------------------------------------------ another agent's files
+
+describe("another agent's workspace", () => {
+  it.each(['deny', 'kill'] as const)(
+    "chmod, utimes, setxattr and chown of a file of another agent running at the same time are refused and audited (%s); the file is that agent's own uid's, and nobody's again after",
+    async (mode) => {
+      const owner = w.tree();
+      const file = join(owner.ws!, 'in.txt');
+      let ready!: () => void;
+      const isReady = new Promise<void>((r) => (ready = r));
+      const first = w.run('sandbox', 'deny', ['mark:ready', `wait:${owner.ws}/stop`], { vars: owner, onLine: (l) => l === 'mark ready' && ready() });
+      await Promise.race([isReady, first.then((r) => Promise.reject(new Error(`the first agent ended early: ${describeRun(r)}`)))]);
+      let other: EscapeRun;
+      const before = fileState(file);
+      const uid = statSync(file).uid;
+      try {
+        expect(uid, 'the first agent owns its workspace while it runs').toBeGreaterThanOrEqual(2_000_000_000);
+        const attempts = [`chmod:${file},777`, `utimes:${file}`, `setxattr:${file}`, `chown:${file},${uid}`];
+        other = await once(`the other agent (${mode})`, () => w.run('sandbox', mode, ['mark:before', ...attempts, 'mark:after']));
+      } finally {
+        writeFileSync(join(owner.ws!, 'stop'), '');
+      }
+      expect(fileState(file), 'the first agent’s file').toBe(before);
+      const seccomp = (verdict: string) => other.events.filter((e) => e.layer === 'seccomp' && e.verdict === verdict && e.target === file).map((e) => e.operation);
+      if (mode === 'deny') {
+        expect(other.code, describeRun(other)).toBe(0);
+        expect(other.steps.map((s) => `${s.op} ${s.result}`)).toEqual(['chmod EPERM', 'utimes EPERM', 'setxattr EPERM', 'chown EPERM']);
+        expect(seccomp('deny')).toEqual(['chmod', 'utimes', 'setxattr', 'chown']);
+      } else {
+        expect(other.code, describeRun(other)).toBe(EXIT.VIOLATION);
+        expect(other.json.violation).toMatchObject({ layer: 'seccomp', operation: 'chmod', target: file });
+        expect(other.marks).toEqual(['before']);
+        expect(other.steps).toEqual([]);
+        expect(seccomp('kill')).toEqual(['chmod']);
+        expect(other.events.filter((e) => e.operation === 'kill' && e.verdict === 'kill')).toHaveLength(1);
+      }
+      const run = await first;
+      expect(run.code, describeRun(run)).toBe(0);
+      expect(`${statSync(file).uid}:${statSync(file).gid}`).toBe(`${NOBODY}:${NOBODY}`);
+    },
+  );
 });
 
 // ------------------------------------------------------------------ the enforcer itself

@@ -1,7 +1,8 @@
 /**
  * The world of the escape suite (test/e2e/42_escape.test.ts), as root on the
- * real kernel: a temp prefix and fixture trees whose files the agent's uid
- * owns (so only the enforcer can stand in the way), the escape probe compiled
+ * real kernel: a temp prefix and fixture trees whose files any uid may read
+ * and write (nobody's, world-writable: every agent runs as a uid of its own,
+ * and only the enforcer must stand in the way), the escape probe compiled
  * with gcc, a process outside any agent, servers in a network namespace, on
  * the host end of its veth and on loopback, a cgroup delegated to the agent's
  * uid, and a file handle. It runs the probe through the real `airlock run`
@@ -25,10 +26,10 @@ const PROBE_SOURCE = fileURLToPath(new URL('../e2e/escape-cases/escape-probe.c',
 /** Outside /tmp: each agent sees its own /tmp. */
 const BASE = '/var/tmp';
 
-/** Files of a fixture tree's `out/` folder (not granted to any policy), each owned by the agent's uid, mode 0600. */
+/** Files of a fixture tree's `out/` folder (not granted to any policy, itself 0777), each nobody's, mode 0666. */
 const OUT_FILES = [
   'direct', 'symlink-before', 'symlink-during', 'hardlink', 'proc-root', 'dotdot', 'write', 'rename', 'steal', 'unlink',
-  'chmod', 'xattr', 'utimes', 'truncate',
+  'chmod', 'xattr', 'utimes', 'truncate', 'chown', 'swapped',
 ];
 
 export interface ProbeStep {
@@ -200,7 +201,7 @@ export class EscapeWorld {
     return { ...process.env, AIRLOCK_PREFIX: this.prefix, HOME: this.root };
   }
 
-  /** A fresh fixture tree: `ws/` (the workspace) and `out/` beside it, both the agent's uid's, nothing of out/ granted. */
+  /** A fresh fixture tree: `ws/` (the workspace, nobody's: each run lends it to its agent) and `out/` beside it, open to any uid, nothing of out/ granted. */
   tree(): Vars {
     const dir = join(this.root, `tree-${this.#trees++}`);
     const ws = join(dir, 'ws');
@@ -210,9 +211,11 @@ export class EscapeWorld {
     for (const d of [ws, out, join(out, 'empty'), join(ws, 'empty')]) {
       mkdirSync(d, { mode: 0o755 });
       chownSync(d, NOBODY, NOBODY);
+      if (d.startsWith(out)) chmodSync(d, 0o777);
     }
     for (const f of OUT_FILES) {
-      writeFileSync(join(out, f), `secret ${f}\n`, { mode: 0o600 });
+      writeFileSync(join(out, f), `secret ${f}\n`, { mode: 0o666 });
+      chmodSync(join(out, f), 0o666);
       chownSync(join(out, f), NOBODY, NOBODY);
     }
     writeFileSync(join(ws, 'in.txt'), 'input of the agent\n');

@@ -6,8 +6,10 @@
  *
  * Steps are arguments of escape-probe.c (`op:arg,arg`). Placeholders in
  * braces are filled in per run (test/helpers/escape-world.ts):
- *   {ws} the workspace, {out} a folder beside it that no policy grants (owned
- *   by the agent's uid, so file permissions alone would let it through),
+ *   {ws} the workspace (nobody's at rest, the agent's own uid's while it runs),
+ *   {out} a folder beside it that no policy grants (nobody's and open to any
+ *   uid, so file permissions alone would let it through — except for what
+ *   only an owner may do, which the agent's own uid never is there),
  *   {prefix} {audit} the appliance, {outsider} a process outside any agent
  *   (same uid, cwd {outsiderDir}), {ns4} {ns6} servers in a network namespace
  *   (TCP 53 8080 9090, UDP 53 5353), {host4} {host6} servers on the host end
@@ -67,6 +69,9 @@ export interface EscapeCase {
 const NOBODY_OK = { as: 'nobody', expect: ['ok'] } as const;
 const ROOT_OK = { as: 'root', expect: ['ok'] } as const;
 
+/** The metadata check's rule (launch-reports.ts): its refusals are seccomp-layer events (it is a seccomp filter's listener). */
+const METADATA = 'filesystem.write: metadata outside the write paths';
+
 export const ESCAPE_CASES: EscapeCase[] = [
   // ------------------------------------------------------------ filesystem (Landlock)
   { id: 'F01', name: 'read a denied file directly', group: 'filesystem', profile: 'sandbox', steps: ['read:{out}/direct'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'read', target: '{out}/direct', rule: 'not granted: fs.read_file' }, host: NOBODY_OK },
@@ -84,15 +89,18 @@ export const ESCAPE_CASES: EscapeCase[] = [
   { id: 'F13', name: 'unlink a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['unlink:{out}/unlink'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'remove', target: '{out}', rule: 'not granted: fs.remove_file' }, guards: ['{out}/unlink'], host: NOBODY_OK },
   { id: 'F14', name: 'make a folder outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['mkdir:{out}/made'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'create', target: '{out}', rule: 'not granted: fs.make_dir' }, host: NOBODY_OK },
   { id: 'F15', name: 'remove a folder outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['rmdir:{out}/empty'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'remove', target: '{out}', rule: 'not granted: fs.remove_dir' }, host: NOBODY_OK },
-  { id: 'F16', name: 'chmod a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['chmod:{out}/chmod,777'], errno: ['EACCES', 'EPERM'], audit: { layer: 'landlock', operation: ['chmod', 'write', 'setattr'], target: '{out}/chmod' }, guards: ['{out}/chmod'], host: NOBODY_OK },
-  { id: 'F17', name: 'set an extended attribute on a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['setxattr:{out}/xattr'], errno: ['EACCES', 'EPERM'], audit: { layer: 'landlock', operation: ['setxattr', 'write', 'setattr'], target: '{out}/xattr' }, guards: ['{out}/xattr'], host: NOBODY_OK },
-  { id: 'F18', name: 'change the times of a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['utimes:{out}/utimes'], errno: ['EACCES', 'EPERM'], audit: { layer: 'landlock', operation: ['utimes', 'write', 'setattr'], target: '{out}/utimes' }, guards: ['{out}/utimes'], host: NOBODY_OK },
+  { id: 'F16', name: 'chmod a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['chmod:{out}/chmod,777'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'chmod', target: '{out}/chmod', rule: METADATA }, guards: ['{out}/chmod'], host: NOBODY_OK },
+  { id: 'F17', name: 'set an extended attribute on a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['setxattr:{out}/xattr'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'setxattr', target: '{out}/xattr', rule: METADATA }, guards: ['{out}/xattr'], host: NOBODY_OK },
+  { id: 'F18', name: 'change the times of a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['utimes:{out}/utimes'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'utimes', target: '{out}/utimes', rule: METADATA }, guards: ['{out}/utimes'], host: NOBODY_OK },
   { id: 'F19', name: 'truncate a file outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['truncate:{out}/truncate'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'truncate', target: '{out}/truncate', rule: 'not granted: fs.truncate' }, guards: ['{out}/truncate'], host: NOBODY_OK },
   { id: 'F20', name: 'make a device node in the workspace (never granted)', group: 'filesystem', profile: 'sandbox', steps: ['mknod-char:{ws}/null'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'mknod', target: '{ws}', rule: 'not granted: fs.make_char' }, host: ROOT_OK },
   { id: 'F21', name: 'make a fifo outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['mkfifo:{out}/fifo'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'create', target: '{out}', rule: 'not granted: fs.make_fifo' }, host: NOBODY_OK },
   { id: 'F22', name: 'open_by_handle_at with a handle of a denied file', group: 'filesystem', profile: 'sandbox', steps: ['open-by-handle:{handle},{ws}'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'syscall', target: 'open_by_handle_at' }, host: ROOT_OK },
   { id: 'F23', name: 'name_to_handle_at (making handles)', group: 'filesystem', profile: 'sandbox', steps: ['name-to-handle:{out}/direct'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'syscall', target: 'name_to_handle_at' }, host: NOBODY_OK },
   { id: 'F24', name: 'execute a program it wrote (production runs system programs only)', group: 'filesystem', profile: 'production', steps: ['exec:{ws}/dropped'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'exec', target: '{ws}/dropped', rule: 'not granted: fs.execute' }, host: NOBODY_OK },
+  { id: 'F25', name: 'chown a file outside the write paths (to the owner it has)', group: 'filesystem', profile: 'sandbox', steps: ['chown:{out}/chown,65534'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'chown', target: '{out}/chown', rule: METADATA }, guards: ['{out}/chown'], host: NOBODY_OK },
+  { id: 'F26', name: 'fchmod through a descriptor opened read-only outside the write paths', group: 'filesystem', profile: 'sandbox', steps: ['fchmod-ro:/etc/passwd,666'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'chmod', target: '/etc/passwd', rule: METADATA }, guards: ['/etc/passwd'], host: { as: 'nobody', expect: ['EPERM'] } },
+  { id: 'F27', name: 'fchmodat through a symlink in the workspace swapped to a file outside during the run', group: 'filesystem', profile: 'sandbox', steps: ['symlink:{ws}/in.txt,{ws}/swap', 'fchmodat:{ws}/swap,644', 'symlink:{out}/swapped,{ws}/swap.new', 'rename:{ws}/swap.new,{ws}/swap', 'fchmodat:{ws}/swap,777'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'chmod', target: '{out}/swapped', rule: METADATA }, guards: ['{out}/swapped'], host: { as: 'nobody', expect: ['ok'] } },
 
   // ------------------------------------------------------------ the appliance's own files
   { id: 'A01', name: 'list the appliance prefix', group: 'appliance', profile: 'sandbox', steps: ['list:{prefix}'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'list', target: '{prefix}' }, host: NOBODY_OK },

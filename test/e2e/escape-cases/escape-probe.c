@@ -456,6 +456,17 @@ static long run(const char *op)
 		return mkdir(args[0], 0755);
 	if (!strcmp(op, "chmod"))
 		return chmod(args[0], (mode_t)(args[1] ? strtol(args[1], NULL, 8) : 0777));
+	if (!strcmp(op, "fchmodat"))
+		return syscall(SYS_fchmodat, AT_FDCWD, args[0], (mode_t)strtol(args[1], NULL, 8));
+	if (!strcmp(op, "fchmod-ro")) { /* through a descriptor opened read-only */
+		int fd = open(args[0], O_RDONLY);
+		if (fd < 0)
+			return -1;
+		if (fchmod(fd, (mode_t)strtol(args[1], NULL, 8)))
+			return fail_close(fd);
+		close(fd);
+		return 0;
+	}
 	if (!strcmp(op, "chown"))
 		return chown(args[0], (uid_t)num(1), (gid_t)num(1));
 	if (!strcmp(op, "utimes"))
