@@ -254,7 +254,7 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   const usage = await cg.usage();
   const violation = firstViolation(monitor.violation && { ...monitor.violation, ...(monitor.kill ? { kill: monitor.kill } : {}) }, agent.reports.violation);
   const endedBy: EndedBy =
-    end.by !== 'exit' ? end.by : timeout.expired ? 'timeout' : violation ? 'violation' : end.signal === 'SIGKILL' && usage.memory.oomKills > 0 ? 'memory' : 'exit';
+    end.by !== 'exit' ? end.by : agent.reports.failure ? 'enforcer' : timeout.expired ? 'timeout' : violation ? 'violation' : end.signal === 'SIGKILL' && usage.memory.oomKills > 0 ? 'memory' : 'exit';
   for (const event of budgetEvents(policy, usage, timeout.expired, agent.pid)) note(event);
   const result: RunResult = {
     agent: id,
@@ -279,7 +279,7 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
     verdict: endedBy === 'exit' ? 'allow' : 'kill',
     layer: endedBy === 'timeout' || endedBy === 'memory' ? 'cgroup' : result.violation?.layer ?? 'enforcer',
     rule: endedBy === 'violation' ? 'on_violation: kill' : `ended by ${endedBy}`,
-    detail: { usage: result.usage, ...(result.violation ? { violation: result.violation } : {}), ...(result.eventsLost ? { eventsLost: result.eventsLost } : {}) },
+    detail: { usage: result.usage, ...(result.violation ? { violation: result.violation } : {}), ...(result.eventsLost ? { eventsLost: result.eventsLost } : {}), ...(agent.reports.failure ? { launcher: agent.reports.failure } : {}) },
   });
   result.events = audit.written;
   return result;

@@ -9,7 +9,9 @@
  * (exe and target percent-encoded, exe "-" when unknown). Under kill, init
  * has killed the agent's namespace before the call returned. Each report is
  * a seccomp-layer audit event (the check is a seccomp filter's listener), and
- * a kill also the kill event and report every other layer gives.
+ * a kill also the kill event and report every other layer gives. Should init
+ * fail, it writes "error <code> <stage> <reason>" and the agent dies with it:
+ * the enforcer, not the agent, ended the run.
  */
 import type { AuditEvent, KillReport, Violation } from './audit-events.js';
 
@@ -53,9 +55,22 @@ export function reportEvents(r: MetadataReport): EventFields[] {
   return [denial, kill];
 }
 
+/** Init could not go on checking the agent's calls (and the agent was killed). */
+export interface CheckFailure {
+  exitCode: number;
+  stage: string;
+  reason: string;
+}
+
+export function parseFailure(line: string): CheckFailure | undefined {
+  const m = /^error (\d+) (\S+) (.*)$/.exec(line);
+  return m ? { exitCode: Number(m[1]), stage: m[2]!, reason: m[3]! } : undefined;
+}
+
 /** Collects the reports of one agent as they come; the first under kill is its violation. */
 export class LaunchReports {
   readonly all: MetadataReport[] = [];
+  failure: CheckFailure | undefined;
   readonly #listeners = new Set<(r: MetadataReport) => void>();
 
   get violation(): (Violation & { kill: KillReport }) | undefined {

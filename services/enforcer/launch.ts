@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { LaunchError, LaunchErrorCodes } from './errors.js';
 import { ACCESS_FS, planRuleset, type PathRule } from './landlock/index.js';
 import { resolveProgram, type ResolvedProgram } from './launch-program.js';
-import { LaunchReports, parseReport } from './launch-reports.js';
+import { LaunchReports, parseFailure, parseReport } from './launch-reports.js';
 import { encodeLaunchSpec, type FixedIds, type LaunchSpec, type PooledIds } from './launch-spec.js';
 import { DEFAULT_PROTECTED_PATHS, type CompiledPolicy } from './policy/index.js';
 import { buildSeccompPlan } from './seccomp/index.js';
@@ -311,6 +311,7 @@ function readReports(stream: Duplex, reports: LaunchReports): Promise<void> {
     for (const line of lines) {
       const report = parseReport(line);
       if (report) reports.add(report);
+      reports.failure ??= parseFailure(line);
     }
   });
   stream.on('error', () => undefined); // the launcher's exit says why

@@ -7,7 +7,7 @@
  * after, with everything it made there and in its other write paths; a
  * workspace serves one running agent at a time.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchAgent, LAUNCHER_EXIT, type LaunchFacts } from '../../services/enforcer/launch.js';
@@ -96,6 +96,16 @@ describe('the agent’s own uid', () => {
     await expect(start(ws, 'true', { uidPool: p })).rejects.toMatchObject({ details: { exitCode: LAUNCHER_EXIT.IDS, stage: 'owner', reason: expect.stringContaining('another running agent') } });
     const r = await finish(first);
     expect(r.stdout).toBe('still\n');
+  });
+
+  it('lends a workspace given through a symlink (its target) and hands it back', async () => {
+    const p = pool();
+    const ws = workspace();
+    const link = `${ws}-link`;
+    symlinkSync(ws, link);
+    const r = await finish(await start(link, 'stat -c %u in.txt; echo made > out.txt', { uidPool: p }));
+    expect(r.stdout.trim()).toBe(String(p.first));
+    for (const f of ['in.txt', 'out.txt']) expect(owner(join(ws, f))).toBe(`${NOBODY}:${NOBODY}`);
   });
 
   it('hands back what the agent made in its other write paths', async () => {

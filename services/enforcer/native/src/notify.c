@@ -130,6 +130,7 @@ size_t notify_init_fds(const struct notify_server *s, int *fds, size_t max)
 void notify_start(struct notify_server *s)
 {
 	close(s->pair[1]);
+	launch_ctl_fd = s->report; /* a failure of init's reaches the enforcer as "error <code> <stage> <reason>" */
 	creds_init();
 	struct seccomp_notif_sizes sizes;
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))

@@ -8,7 +8,9 @@
  *
  *   violation <syscall> <operation> <host pid> <deny|kill> <ns to decide> <exe> <target>
  *
- * (strings percent-encoded as in the spec; exe "-" when unknown).
+ * (strings percent-encoded as in the spec; exe "-" when unknown). Should init
+ * itself fail (EXIT_NOTIFY), it says so there ("error <code> <stage> <reason>")
+ * and its exit takes the agent's namespace with it.
  */
 #ifndef AIRLOCK_LAUNCH_NOTIFY_H
 #define AIRLOCK_LAUNCH_NOTIFY_H

@@ -97,6 +97,10 @@ static int is_taken(const struct taken *t, uint32_t id)
 /* The folder, made as root-only where missing; refused when others could plant files in it. */
 static int open_pool_dir(const char *dir)
 {
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 || errno != ENOENT)
+		goto check;
 	char path[4096];
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
 		die("uids", "%s: path too long", dir);
@@ -111,8 +115,8 @@ static int open_pool_dir(const char *dir)
 			break;
 		*p = '/';
 	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+check:
 	if (fd < 0 || fstat(fd, &st))
 		die("uids", "%s: %s", dir, strerror(errno));
 	if (st.st_uid != 0 || (st.st_mode & 022))
@@ -144,23 +148,24 @@ static int hand_back(int slot, uid_t uid)
 	return r || ftruncate(slot, 0) ? -1 : 0;
 }
 
+/* Into a file left empty (new, or handed back): one write. */
 static void write_record(int slot, const struct launch_spec *spec)
 {
-	char head[32];
-	int len = snprintf(head, sizeof(head), "%u%c%u%c", (unsigned)spec->rest_uid, '\0', (unsigned)spec->rest_gid, '\0');
-	if (ftruncate(slot, 0) || pwrite(slot, head, (size_t)len, 0) != len)
-		die("uids", "writing the uid's record: %s", strerror(errno));
-	off_t at = len;
+	static char record[RECORD_MAX];
+	size_t len = (size_t)snprintf(record, sizeof(record), "%u%c%u%c", (unsigned)spec->rest_uid, '\0', (unsigned)spec->rest_gid, '\0');
 	char **lists[] = {spec->own, spec->disown};
 	size_t counts[] = {spec->n_own, spec->n_disown};
 	for (size_t k = 0; k < 2; k++) {
 		for (size_t i = 0; i < counts[k]; i++) {
 			size_t n = strlen(lists[k][i]) + 1;
-			if (at + (off_t)n > RECORD_MAX - 1 || pwrite(slot, lists[k][i], n, at) != (ssize_t)n)
-				die("uids", "writing the uid's record: %s", at + (off_t)n > RECORD_MAX - 1 ? "too long" : strerror(errno));
-			at += (off_t)n;
+			if (len + n > sizeof(record))
+				die("uids", "writing the uid's record: too long");
+			memcpy(record + len, lists[k][i], n);
+			len += n;
 		}
 	}
+	if (pwrite(slot, record, len, 0) != (ssize_t)len)
+		die("uids", "writing the uid's record: %s", strerror(errno));
 }
 
 /* Locks DIR/<uid> if no one holds it: its descriptor, or -1. Its record, if a dead holder left one, is handed back first. */
@@ -222,6 +227,18 @@ void uid_claim(struct launch_spec *spec, struct uid_lease *lease)
 	free(taken.ranges);
 	if (lease->slot < 0)
 		die("uids", "none of the %u uids from %u is free", spec->pool.count, (unsigned)spec->pool.first);
+	/* The walks start from what the paths name (a workspace given through a symlink is its target). */
+	char **lists[] = {spec->own, spec->disown};
+	size_t counts[] = {spec->n_own, spec->n_disown};
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t i = 0; i < counts[k]; i++) {
+			char *real = realpath(lists[k][i], NULL);
+			if (real)
+				lists[k][i] = real;
+			else if (k == 0)
+				die("owner", "%s: %s", lists[k][i], strerror(errno));
+		}
+	}
 	/* Recorded before anything changes: a launcher dying from here on leaves the record to whoever comes next. */
 	write_record(lease->slot, spec);
 
