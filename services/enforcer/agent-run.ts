@@ -1,13 +1,14 @@
 /**
  * Running one agent under its policy, every layer on, from policy to cleanup:
  *
- *   compile the policy (workspace, protected paths)       ┐ meanwhile: connect to
- *   check every layer (launcher probe, cgroups, eBPF,      │ (or start) the host's
- *     kernel audit); refuse if one is missing              ┘ BPF broker
- *   claim the agent host-wide, write its record; sweep what crashed runs left
- *   create its cgroups with its budgets
- *   register it with the BPF loader (egress programs on its cgroup v2 directory)
- *   start airlock-launch blocked → "ready <pid>" → track the pid → "go" → exec
+ *   compile the policy (workspace, protected paths)       ┐ meanwhile: connect to (or start) the host's
+ *                                                         │ BPF broker, probe the launcher (cached), read
+ *                                                         ┘ the cgroup layout, open the audit file, claim the agent
+ *   check every layer (launcher, cgroups, eBPF, kernel audit); refuse if one is missing
+ *   write the agent's record, create its cgroups with its budgets, build the launch spec;
+ *     meanwhile sweep what crashed runs left
+ *   start airlock-launch blocked (it joins the cgroups) ┐ → "ready <pid>" → track the pid
+ *   register it with the BPF loader (egress programs)   ┘ → "go" → exec
  *   stdio passes straight through; every decision is audited; the timeout
  *   kills the tree; under on_violation: kill the loader ends it at the first
  *   denial of any layer
@@ -19,6 +20,8 @@
  * its closed connection and the next run's sweep removes the rest.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentRegistry, type AgentRecord } from './agent-registry.js';
@@ -27,13 +30,13 @@ import type { AuditEvent, KillReport, Violation } from './audit-events.js';
 import { AuditLog } from './audit-log.js';
 import { BrokerClient, BROKER_SOCKET, type BrokerConnectOptions } from './bpf-broker/index.js';
 import { budgetEvents } from './budget-events.js';
-import { CgroupManager, detectCgroupLayout, killAfter, type AgentCgroup, type CgroupUsage } from './cgroups/index.js';
+import { CgroupManager, detectCgroupLayout, killAfter, unifiedMount, type AgentCgroup, type CgroupLayout, type CgroupUsage } from './cgroups/index.js';
 import { Cleanup } from './cleanup.js';
 import { EnforcerError, RunError, RunErrorCodes } from './errors.js';
-import { auditLayerProblems, cgroupLayerProblems, launchLayerProblems, refuseUnlessComplete, type MissingLayer } from './layers.js';
+import { auditLayerProblems, cgroupLayerProblems, launchLayerProblems, probeLaunchLayers, refuseUnlessComplete, type MissingLayer } from './layers.js';
 import { resolveProgram } from './launch-program.js';
 import { firstViolation, reportEvents } from './launch-reports.js';
-import { buildLaunchSpec, DEFAULT_AGENT_ID, DEFAULT_AGENT_PATH, defaultLauncherPath, probeHost, startAgent, type AgentProcess, type StdioEntry } from './launch.js';
+import { buildLaunchSpec, DEFAULT_AGENT_ID, DEFAULT_AGENT_PATH, defaultLauncherPath, startAgent, type AgentProcess, type HostLayers, type StdioEntry } from './launch.js';
 import { loadPolicy, resolvePolicy, type CompiledPolicy } from './policy/index.js';
 import { RunMonitor } from './run-monitor.js';
 import { AGENT_UID_POOL } from './uid-pool.js';
@@ -132,21 +135,35 @@ export async function runAgent(options: RunAgentOptions): Promise<RunResult> {
   const socketPath = options.broker?.socketPath ?? BROKER_SOCKET;
   const protectedPaths = [...new Set([...paths.protectedPaths, dirname(paths.auditLog), dirname(socketPath)])];
   const cleanup = new Cleanup();
+  const id = agentId(options.policy);
   // Connecting may mean starting the broker (loading the programs): overlap it with the policy work.
   const brokerPromise = BrokerClient.connect({ ...(paths.brokerLog ? { logFile: paths.brokerLog } : {}), ...options.broker });
   cleanup.add(() => brokerPromise.then((b) => b.close(), () => undefined));
+  // So are the layer probes, the audit file and the agent's claim (their errors count once the policy compiled).
+  const hostPromise = (async () => {
+    const launcher = options.launcher ?? defaultLauncherPath();
+    return { launcher, host: await probeLaunchLayers(launcher) };
+  })();
+  const layoutPromise = detectCgroupLayout();
+  const auditPromise = AuditLog.open(paths.auditLog);
+  cleanup.add(() => auditPromise.then((a) => a.close(), () => undefined));
+  // Claimed first and released last: no sweep, of this prefix or another, takes the agent of a live run.
+  const claims = new AgentClaims();
+  const claimPromise = claims.claim(id);
+  cleanup.add(() => claimPromise.then((c) => c.release(), () => undefined));
+  for (const early of [hostPromise, layoutPromise, auditPromise, claimPromise]) early.catch(() => undefined);
+  const fastMoves = keepCgroupMovesFast();
+  cleanup.add(fastMoves);
   let result: RunResult;
   try {
-    const id = agentId(options.policy);
     const workspacePath = options.workspace ?? join(paths.workspacesDir, id);
     const prepared = await loadPolicy(options.policy, { ...(paths.policyDir ? { policyDir: paths.policyDir } : {}), workspace: workspacePath, tmp: AGENT_TMP, protectedPaths });
     const { policy } = await resolvePolicy(prepared, options.resolver ? { resolver: options.resolver } : {});
-    const audit = await AuditLog.open(paths.auditLog);
-    cleanup.add(() => audit.close());
+    const audit = await auditPromise;
     const note = ({ detail, ...fields }: Omit<AuditEvent, 'time' | 'agent' | 'policy'>) =>
       audit.append({ time: new Date().toISOString(), agent: id, ...fields, policy: policy.name, ...(detail ? { detail } : {}) });
     try {
-      result = await supervise({ id, policy, options, audit, note, cleanup, brokerPromise, protectedPaths, workspacePath, t0 });
+      result = await supervise({ id, policy, options, audit, note, cleanup, brokerPromise, hostPromise, layoutPromise, claims, claimPromise, fastMoves, protectedPaths, workspacePath, t0 });
     } catch (error) {
       // A refusal or failure is a decision too.
       if (error instanceof EnforcerError && error.code !== RunErrorCodes.AUDIT_LOG_FAILED) {
@@ -170,6 +187,12 @@ interface SuperviseContext {
   note: (fields: Omit<AuditEvent, 'time' | 'agent' | 'policy'>) => void;
   cleanup: Cleanup;
   brokerPromise: Promise<BrokerClient>;
+  hostPromise: Promise<{ launcher: string; host: HostLayers }>;
+  layoutPromise: Promise<CgroupLayout>;
+  claims: AgentClaims;
+  claimPromise: ReturnType<AgentClaims['claim']>;
+  /** Ends keepCgroupMovesFast(). */
+  fastMoves: () => void;
   protectedPaths: string[];
   workspacePath: string;
   t0: number;
@@ -180,8 +203,7 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   checkAborted(options.signal);
 
   // Every layer, before anything of the agent exists.
-  const launcher = options.launcher ?? defaultLauncherPath();
-  const [host, layout] = await Promise.all([probeHost(launcher), detectCgroupLayout()]);
+  const [{ launcher, host }, layout] = await Promise.all([ctx.hostPromise, ctx.layoutPromise]);
   const problems = [...launchLayerProblems(host, policy), ...cgroupLayerProblems(layout)];
   const broker = await ctx.brokerPromise.catch((error: unknown) => {
     problems.push(ebpfMissing(error));
@@ -193,10 +215,10 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
 
   const cgroups = new CgroupManager(layout, { parent: options.cgroupParent ?? 'airlock' });
   const registry = new AgentRegistry(options.paths.agentsDir);
-  // Claimed first and released last: no sweep, of this prefix or another, takes the agent of a live run.
-  const claims = new AgentClaims();
-  const claim = await claims.claim(id);
-  cleanup.add(claim.release);
+  const claim = await ctx.claimPromise;
+  // What crashed runs left goes while this agent starts (before it runs anything).
+  const swept = sweepStaleAgents(registry, cgroups, ctx.claims);
+  swept.catch(() => undefined);
   const record: AgentRecord = {
     id,
     policy: { name: policy.name, source: policy.source, sha256: policy.sourceSha256, onViolation: policy.onViolation, ...(policy.extends ? { extends: policy.extends } : {}) },
@@ -206,38 +228,41 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
     run: claim.run,
     startedAt: new Date().toISOString(),
   };
-  await registry.write(record);
-  cleanup.add(() => registry.remove(id));
-  await sweepStaleAgents(registry, cgroups, claims);
+  const recorded = registry.write(record);
+  cleanup.add(() => recorded.then(() => registry.remove(id), () => undefined));
+  const created = cgroups.create(id, policy.execution);
+  cleanup.add(() => created.then((cg) => cg.destroy(), () => undefined));
+  // The spec is built while the cgroups are made; their directories are filled in after.
   const workspace = await prepareWorkspace(options.workspace, { dir: options.paths.workspacesDir, id, uid: DEFAULT_AGENT_ID, gid: DEFAULT_AGENT_ID });
   cleanup.add(() => releaseWorkspace(workspace));
-  const cg = await cgroups.create(id, policy.execution);
-  cleanup.add(() => cg.destroy());
-  await broker!.addAgent(id, cg.bpfAttachPath!, policy);
-  const unregister = cleanup.add(() => broker!.removeAgent(id));
-  // Unwinding kills the tree before the egress programs come off its cgroup.
-  cleanup.add(() => cg.kill());
-
   const resolved = await resolveProgram(options.command, { workspace: workspace.path, searchPath: DEFAULT_AGENT_PATH });
   const spec = buildLaunchSpec(
     policy,
-    { workspace: workspace.path, command: options.command, uidPool: AGENT_UID_POOL, cgroups: cg.allDirs, protectedRoots: ctx.protectedPaths, privateTmp: AGENT_TMP, env: agentEnv(id, workspace.path, options.env) },
+    { workspace: workspace.path, command: options.command, uidPool: AGENT_UID_POOL, protectedRoots: ctx.protectedPaths, privateTmp: AGENT_TMP, env: agentEnv(id, workspace.path, options.env) },
     resolved,
   );
-  const agent = await startAgent(spec, { launcher, stdio: options.stdio ?? ['inherit', 'inherit', 'inherit'] });
-  cleanup.add(() => agent.abort()); // before "go" the launcher exits (ABORTED); after the exec there is nothing to close
+  const [cg] = await Promise.all([created, recorded]);
+  // The launcher joins the cgroups and waits for "go" while the egress programs are attached to them.
+  const registered = broker!.addAgent(id, cg.bpfAttachPath!, policy);
+  const unregister = cleanup.add(() => registered.then(() => broker!.removeAgent(id), () => undefined));
+  // Unwinding kills the tree before the egress programs come off its cgroup.
+  cleanup.add(() => cg.kill());
+  const started = startAgent({ ...spec, cgroups: cg.allDirs }, { launcher, stdio: options.stdio ?? ['inherit', 'inherit', 'inherit'] });
+  cleanup.add(() => started.then((a) => a.abort(), () => undefined)); // before "go" the launcher exits (ABORTED); after the exec there is nothing to close
+  const [agent] = await Promise.all([started, registered, swept]);
+  ctx.fastMoves();
   const monitor = new RunMonitor({ id, policy, pid: agent.pid, program: resolved.program, audit, broker: broker! });
   cleanup.add(() => monitor.stop());
   // The metadata check's refusals (its own audit trail: the launcher's init, not the BPF broker).
   // An audit file that cannot be written fails the monitor's next append too, which ends the agent.
   cleanup.add(agent.reports.on((r) => reportEvents(r).forEach((e) => tryNote(note, e))));
   await broker!.trackPid(id, agent.pid);
-  await registry.write({ ...record, pid: agent.pid, uid: agent.uid });
   const timeout = killAfter(cg, policy.execution.timeoutSeconds);
   cleanup.add(() => timeout.cancel());
   note({ pid: agent.pid, exe: resolved.program, operation: 'run', target: options.command.join(' '), verdict: 'allow', layer: 'enforcer', rule: `policy ${policy.name} (sha256 ${policy.sourceSha256.slice(0, 12)})` });
   checkAborted(options.signal);
-  await agent.release();
+  // Settled both ways before going on: an unwind must not remove the record while its rewrite is under way.
+  for (const outcome of await Promise.allSettled([agent.release(), registry.write({ ...record, pid: agent.pid, uid: agent.uid })])) if (outcome.status === 'rejected') throw outcome.reason;
   const startMs = performance.now() - t0;
   options.onStart?.({ id, pid: agent.pid, policy: policy.name, workspace: workspace.path });
 
@@ -346,5 +371,43 @@ function ebpfMissing(error: unknown): MissingLayer {
     layer: 'ebpf',
     reason: error.message,
     hint: code === 'BPF_LOADER_MISSING' ? 'Build the BPF layer: make -C bpf.' : 'Run `airlock doctor` to see which BPF program types this kernel loads.',
+  };
+}
+
+/** How often keepCgroupMovesFast() moves this process (well within one RCU grace period), and for how long at most. */
+const MOVE_KEEPALIVE_MS = 5;
+const MOVE_KEEPALIVE_MAX_MS = 2000;
+
+/**
+ * Moving a process into a cgroup (the agent joining its own, in the
+ * launcher) takes the kernel's cgroup_threadgroup_rwsem for writing, which
+ * waits a whole RCU grace period (10–20 ms here) unless another move ended
+ * less than about one grace period before. Moving this process into the
+ * cgroup it is in (which changes nothing) every few ms from the start of the
+ * run until the agent is in keeps that window open: its move then takes
+ * ~0.1 ms. A speed-up only: where the move cannot be written it stops.
+ * Returns the function that ends it.
+ */
+function keepCgroupMovesFast(): () => void {
+  let procs: string;
+  try {
+    // Read synchronously (procfs, no disk): the first move must start before the policy work takes the thread.
+    const unified = unifiedMount(readFileSync('/proc/self/mountinfo', 'utf8'));
+    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (unified === undefined || own === undefined) return () => undefined;
+    procs = join(unified, own, 'cgroup.procs');
+  } catch {
+    return () => undefined;
+  }
+  let stopped = false;
+  const until = Date.now() + MOVE_KEEPALIVE_MAX_MS;
+  void (async () => {
+    while (!stopped && Date.now() < until) {
+      await writeFile(procs, String(process.pid)).catch(() => (stopped = true));
+      await sleep(MOVE_KEEPALIVE_MS);
+    }
+  })();
+  return () => {
+    stopped = true;
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Does this host have every layer a policy needs? Never "best effort": a
  * missing layer refuses the run (ENFORCER_LAYER_UNAVAILABLE) before anything
- * of the agent exists. Pure: takes what the launcher's probe, the cgroup
+ * of the agent exists. The checks are pure: they take what the launcher's
+ * probe (cached per launcher binary and boot: probeLaunchLayers), the cgroup
  * layout and the BPF broker reported.
  *
  * Every policy needs all of them, because they cover each other's gaps:
@@ -12,11 +13,14 @@
  * denials reach the audit trail and the kill), and cgroups (budgets, the
  * whole-tree kill, a cgroup v2 directory for the eBPF programs).
  */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { BrokerHello } from './bpf-broker/index.js';
 import type { CgroupLayout } from './cgroups/index.js';
 import { RunError, RunErrorCodes } from './errors.js';
 import { REQUIRED_ABI } from './landlock/index.js';
-import type { HostLayers } from './launch.js';
+import { probeHost, type HostLayers } from './launch.js';
 import type { CompiledPolicy } from './policy/index.js';
 import { EXEC_GATE_ADDRESS } from './seccomp/index.js';
 
@@ -79,4 +83,31 @@ export function refuseUnlessComplete(problems: MissingLayer[], cause?: unknown):
     details: { layers: problems },
     ...(cause !== undefined ? { cause } : {}),
   });
+}
+
+/** Host-wide, beside the BPF broker's socket (root-only, gone at reboot). */
+export const LAUNCH_PROBE_CACHE = '/run/airlock/launcher-probe.json';
+
+/**
+ * `airlock-launch --probe`, run once per launcher binary, boot and
+ * vm.mmap_min_addr (all its answer depends on) rather than once per agent.
+ * Only the refusal's early word: the launcher itself refuses to start an
+ * agent on a host that lacks a layer.
+ */
+export async function probeLaunchLayers(launcher: string, cacheFile = LAUNCH_PROBE_CACHE): Promise<HostLayers> {
+  const [st, boot, mmapMinAddr, cached] = await Promise.all([
+    stat(launcher).catch(() => undefined),
+    readFile('/proc/sys/kernel/random/boot_id', 'utf8'),
+    readFile('/proc/sys/vm/mmap_min_addr', 'utf8'),
+    readFile(cacheFile, 'utf8').then((text) => JSON.parse(text) as { key: string; host: HostLayers }, () => undefined),
+  ]);
+  if (!st) return probeHost(launcher); // it says why it cannot run
+  const key = JSON.stringify([launcher, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, boot.trim(), mmapMinAddr.trim()]);
+  if (cached?.key === key) return cached.host;
+  const host = await probeHost(launcher);
+  await mkdir(dirname(cacheFile), { recursive: true, mode: 0o700 });
+  const temp = `${cacheFile}.${randomBytes(4).toString('hex')}`;
+  await writeFile(temp, `${JSON.stringify({ key, host })}\n`, { mode: 0o600 });
+  await rename(temp, cacheFile);
+  return host;
 }

@@ -20,7 +20,7 @@ import { DNS_PORT, expandEgress, LOOPBACK_PREFIXES, parseEgressEntry, ruleKey, t
 import { formatKeyPath, issuesError, ValueError, type KeyPath, type PolicyIssue, type SourcePosition } from './issues.js';
 import { parsePolicy, type ParsedPolicy } from './parse.js';
 import { DEFAULT_PROTECTED_PATHS, normalisePath, protectedCollision, type Placeholders } from './paths.js';
-import { PROFILE_CEILINGS, PROFILE_SOURCES, type ProfileCeiling } from './profiles.js';
+import { PROFILE_CEILINGS, PROFILE_DOCS, PROFILE_SOURCES, type ProfileCeiling } from './profiles.js';
 import { createDnsResolver, type DnsServer, type HostResolver, type ResolvedHost } from './resolve.js';
 import type { CompiledExecution, CompiledFilesystem, CompiledPolicy, EgressRule, ProfileName, ViolationAction } from './types.js';
 
@@ -97,11 +97,10 @@ export async function compilePolicy(text: string, options: CompileOptions = {}):
   return (await resolvePolicy(preparePolicy(text, options), options)).policy;
 }
 
-const builtinCache = new Map<string, ParsedPolicy>();
+/** A built-in layer: its precompiled document; its source is parsed only to locate an error in it. */
 function builtin(name: ProfileName | 'base'): ParsedPolicy {
-  let p = builtinCache.get(name);
-  if (!p) builtinCache.set(name, (p = parsePolicy(PROFILE_SOURCES[name], `builtin:${name}`)));
-  return p;
+  let parsed: ParsedPolicy | undefined;
+  return { doc: PROFILE_DOCS[name], locate: (path, key) => (parsed ??= parsePolicy(PROFILE_SOURCES[name], `builtin:${name}`)).locate(path, key) };
 }
 
 function merge(
@@ -169,7 +168,7 @@ function merge(
           const spec = parseEgressEntry(raw);
           if (list === 'allow') checkNotDnsOnly(spec);
           if (list === 'allow' && layer === policy) checkCeiling(spec, ceiling, profileName);
-          egress[list].push({ ...spec, at: { ...layer.locate(path), path: formatKeyPath(path) } });
+          egress[list].push(withPosition(spec, layer, path));
         } catch (e) {
           if (!(e instanceof ValueError)) throw e;
           report(layer, path, e.message);
@@ -206,6 +205,12 @@ function merge(
     execution,
     audit: { allows: pick(pol?.audit?.allows, pro?.audit?.allows, STANDALONE_DEFAULTS.auditAllows) },
   };
+}
+
+/** The entry with where it was written, found when first asked for (a built-in layer's source is parsed only then). */
+function withPosition(spec: EgressSpec, layer: ParsedPolicy, path: KeyPath): EgressEntry {
+  let at: EgressEntry['at'] | undefined;
+  return Object.defineProperty({ ...spec }, 'at', { enumerable: true, get: () => (at ??= { ...layer.locate(path), path: formatKeyPath(path) }) }) as EgressEntry;
 }
 
 function placeholderValues(options: PrepareOptions): Placeholders {

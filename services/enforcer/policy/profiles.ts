@@ -5,6 +5,7 @@
  * What a profile guarantees beyond its values — which grants a policy
  * extending it may add — is PROFILE_CEILINGS.
  */
+import type { AgentPolicyDoc } from './schema.js';
 import type { ProfileName } from './types.js';
 
 export const PROFILE_NAMES: readonly ProfileName[] = ['sandbox', 'development', 'production'];
@@ -149,4 +150,46 @@ agent_policy:
   audit:
     allows: true
 `,
+};
+
+/**
+ * PROFILE_SOURCES as parsePolicy() reads them, so that running under a
+ * profile needs neither the YAML parser nor the schema check for it (their
+ * first use costs ~10 ms of every `airlock run`). Positions, for errors,
+ * are still read from the sources when asked for.
+ * test/unit/policy-profile-docs.test.ts fails if the two differ.
+ */
+export const PROFILE_DOCS: Readonly<Record<ProfileName | 'base', AgentPolicyDoc>> = {
+  base: {
+    filesystem: {
+      read: [
+        '/usr', '/bin', '/sbin', '/lib', '/lib64', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/locale.alias',
+        '/etc/nsswitch.conf', '/etc/passwd', '/etc/group', '/etc/hosts', '/etc/host.conf', '/etc/gai.conf', '/etc/resolv.conf', '/etc/ssl/openssl.cnf',
+        '/etc/ssl/certs', '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/proc', '/sys/devices/system/cpu',
+      ],
+      write: ['/dev/null'],
+      exec: ['/usr', '/bin', '/sbin', '/lib', '/lib64'],
+    },
+  },
+  sandbox: {
+    on_violation: 'kill',
+    network: { allow_egress: [], deny_egress: ['*'], loopback: false, dns: false },
+    filesystem: { read: [], write: ['${workspace}', '${tmp}'], exec: [] },
+    execution: { spawn: false, exec: false, max_processes: 32, max_memory_mb: 512, timeout_minutes: 30 },
+    audit: { allows: false },
+  },
+  development: {
+    on_violation: 'kill',
+    network: { allow_egress: [], deny_egress: ['*'], loopback: true, dns: false },
+    filesystem: { read: [], write: ['${workspace}', '${tmp}'], exec: ['${workspace}'] },
+    execution: { spawn: true, exec: true, max_processes: 256, max_memory_mb: 2048, timeout_minutes: 120 },
+    audit: { allows: false },
+  },
+  production: {
+    on_violation: 'kill',
+    network: { allow_egress: [], deny_egress: ['*'], loopback: false, dns: true },
+    filesystem: { read: ['/etc/ssl'], write: ['${workspace}', '${tmp}'], exec: [] },
+    execution: { spawn: true, exec: true, max_processes: 128, max_memory_mb: 4096, timeout_minutes: 120 },
+    audit: { allows: true },
+  },
 };
