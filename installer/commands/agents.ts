@@ -1,16 +1,19 @@
 import { listAgents, type ListResult } from '../../services/enforcer/index.js';
-import { LifecycleCommand } from '../lifecycle-command.js';
+import { AirlockCommand } from '../base-command.js';
+import { Layout, resolvePrefix } from '../layout.js';
+import { prefixFlag } from './run.js';
 
 const MiB = 2 ** 20;
 
-export default class Agents extends LifecycleCommand {
+export default class Agents extends AirlockCommand {
+  static override baseFlags = { prefix: prefixFlag };
   static override summary = 'List the running agents: policy, pid, budgets and what they use now.';
   static override description = 'Read from the records `airlock run` keeps under run/agents/ and from each agent\'s cgroups. Records of runs that died are removed, with whatever they left in cgroupfs. Needs root.';
   static override examples = ['<%= config.bin %> agents', '<%= config.bin %> agents --json'];
 
   async run(): Promise<ListResult> {
     const { flags } = await this.parse(Agents);
-    const layout = this.layoutFor(flags);
+    const layout = new Layout(resolvePrefix(flags.prefix));
     const result = await listAgents({ agentsDir: layout.agentRecords });
     for (const id of result.cleaned) this.note(`removed the record of ${id} (its run is gone)`);
     if (result.agents.length === 0) this.note('no agents running');
