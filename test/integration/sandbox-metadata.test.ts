@@ -23,7 +23,7 @@ import { METADATA_SYSCALLS } from '../../services/enforcer/seccomp/index.js';
 import { finish, makeFixture, NOBODY, policy, SYSTEM_READ, type Fixture } from './sandbox-helpers.js';
 
 const PROBE_SOURCE = fileURLToPath(new URL('./sandbox-metadata-probe.c', import.meta.url));
-const NOTIFY_SOURCE = fileURLToPath(new URL('../../services/enforcer/native/src/notify.c', import.meta.url));
+const CALLS_SOURCE = fileURLToPath(new URL('../../services/enforcer/native/src/calls.c', import.meta.url));
 
 let fx: Fixture;
 let probe: string;
@@ -64,8 +64,8 @@ async function run(ops: string[], onViolation: 'deny' | 'kill' = 'deny', facts: 
 const expectReport = (r: MetadataReport | undefined, want: Partial<MetadataReport>) => expect(r).toMatchObject({ exe: probe, ...want });
 
 describe('the metadata check', () => {
-  it('answers for exactly the syscalls the filter sends it (notify.c decodes each, plus the inode-flag ioctls)', () => {
-    const source = readFileSync(NOTIFY_SOURCE, 'utf8');
+  it('answers for exactly the syscalls the filter sends it (calls.c decodes each, plus the inode-flag ioctls)', () => {
+    const source = readFileSync(CALLS_SOURCE, 'utf8');
     const decoded = [...source.matchAll(/case (?:SYS|NR)_(\w+):/g)].map((m) => m[1]);
     expect(new Set(decoded)).toEqual(new Set([...METADATA_SYSCALLS, 'ioctl']));
   });

@@ -17,7 +17,7 @@
 import { Assembler, BPF_JEQ, NEXT, type Instruction } from './bpf.js';
 import { AUDIT_ARCH_X86_64, INODE_ATTRIBUTE_IOCTLS, SECCOMP_DATA, SECCOMP_RET_ALLOW, SECCOMP_RET_USER_NOTIF, SYSCALLS, type SyscallName } from './abi.js';
 
-/** Every call init answers besides the inode-flag ioctls (notify.c decodes exactly these). */
+/** Every call init answers besides the inode-flag ioctls (native/src/calls.c decodes exactly these). */
 export const METADATA_SYSCALLS: readonly SyscallName[] = [
   'chmod', 'fchmod', 'fchmodat', 'fchmodat2',
   'chown', 'fchown', 'lchown', 'fchownat',

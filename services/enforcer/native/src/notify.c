@@ -5,7 +5,7 @@
  * been reused), the target is resolved with the agent's own ids, and judged.
  *
  * A call judged inside a write path either goes on (CONTINUE) or is carried
- * out by init itself:
+ * out by init itself (calls.h):
  *  - CONTINUE makes the kernel resolve the path (or descriptor) once more,
  *    so a symlink swapped (or a descriptor dup2()ed) in between could send it
  *    elsewhere. That is safe where file permissions stand in the way anyway:
@@ -30,33 +30,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/limits.h>
 #include <linux/seccomp.h>
 
+#include "calls.h"
 #include "common.h"
 #include "creds.h"
 #include "notify.h"
-#include "target.h"
 
 #define die(...) fail(EXIT_NOTIFY, "notify", __VA_ARGS__)
-
-/* Newer than Debian 12's headers (arch/x86/entry/syscalls/syscall_64.tbl). */
-#define NR_fchmodat2 452
-#define NR_setxattrat 463
-#define NR_removexattrat 466
-#define NR_file_setattr 469
-
-/* struct xattr_args of setxattrat (include/uapi/linux/xattr.h), its first size. */
-struct xattr_args_v0 {
-	uint64_t value;
-	uint32_t size;
-	uint32_t flags;
-};
 
 struct notify_server {
 	const struct launch_spec *spec;
@@ -70,25 +55,6 @@ struct notify_server {
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
 	size_t req_size, resp_size;
-};
-
-/* How an allowed call is carried out. */
-enum apply { CONTINUE, UTIMES, SETXATTR, REMOVEXATTR };
-
-struct call {
-	const char *syscall, *operation;
-	int by_fd;      /* the target is the agent's descriptor `fd` */
-	int fd;         /* that descriptor, or the directory of a relative path (AT_FDCWD: its cwd) */
-	uint64_t path;  /* address of the path, 0 for none */
-	int follow;
-	int empty_path; /* AT_EMPTY_PATH: an empty path names `fd` itself */
-	enum apply apply;
-	int errno_now;  /* answered without looking (bad flags ...), 0 otherwise */
-	uint64_t times; /* utimes family: their address, 0 for now */
-	int utimensat;  /* times are two struct timespec (else: timeval or utimbuf) */
-	uint64_t name, value, args;
-	size_t size;
-	int xflags;
 };
 
 struct notify_server *notify_prepare(const struct launch_spec *spec, int report_fd, int host_proc)
@@ -194,247 +160,6 @@ static void take_listener(struct notify_server *s)
 	s->pair[0] = -1; /* without a listener (the agent stopped before exec) there is nothing to serve */
 }
 
-/* -------------------------------------------------------------- the calls */
-
-static void at_flags(struct call *c, __u64 flags)
-{
-	if (flags & ~(__u64)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
-		c->errno_now = EINVAL;
-	c->follow = !(flags & AT_SYMLINK_NOFOLLOW);
-	c->empty_path = !!(flags & AT_EMPTY_PATH);
-}
-
-/* What the call is and what it aims at; 0, or -1 for a syscall this check does not know (refused). */
-static int decode(const struct seccomp_data *d, struct call *c)
-{
-	const __u64 *a = d->args;
-	memset(c, 0, sizeof(*c));
-	c->follow = 1;
-	c->fd = AT_FDCWD;
-	switch (d->nr) {
-	case SYS_chmod:
-	case SYS_chown:
-	case SYS_lchown:
-		c->syscall = d->nr == SYS_chmod ? "chmod" : d->nr == SYS_chown ? "chown" : "lchown";
-		c->operation = d->nr == SYS_chmod ? "chmod" : "chown";
-		c->path = a[0];
-		c->follow = d->nr != SYS_lchown;
-		return 0;
-	case SYS_fchmod:
-	case SYS_fchown:
-		c->syscall = d->nr == SYS_fchmod ? "fchmod" : "fchown";
-		c->operation = d->nr == SYS_fchmod ? "chmod" : "chown";
-		c->by_fd = 1;
-		c->fd = (int)a[0];
-		return 0;
-	case SYS_fchmodat:
-	case NR_fchmodat2:
-		c->syscall = d->nr == SYS_fchmodat ? "fchmodat" : "fchmodat2";
-		c->operation = "chmod";
-		c->fd = (int)a[0];
-		c->path = a[1];
-		if (d->nr == NR_fchmodat2)
-			at_flags(c, a[3]);
-		return 0;
-	case SYS_fchownat:
-	case NR_file_setattr:
-		c->syscall = d->nr == SYS_fchownat ? "fchownat" : "file_setattr";
-		c->operation = d->nr == SYS_fchownat ? "chown" : "setattr";
-		c->fd = (int)a[0];
-		c->path = a[1];
-		at_flags(c, a[4]);
-		return 0;
-	case SYS_ioctl: /* only the inode-flag requests reach us (the filter looks at the request) */
-		c->syscall = "ioctl";
-		c->operation = "setattr";
-		c->by_fd = 1;
-		c->fd = (int)a[0];
-		return 0;
-	case SYS_utime:
-	case SYS_utimes:
-		c->syscall = d->nr == SYS_utime ? "utime" : "utimes";
-		c->path = a[0];
-		c->times = a[1];
-		break;
-	case SYS_futimesat:
-		c->syscall = "futimesat";
-		c->fd = (int)a[0];
-		c->path = a[1];
-		c->times = a[2];
-		c->by_fd = !c->path && c->fd != AT_FDCWD;
-		break;
-	case SYS_utimensat:
-		c->syscall = "utimensat";
-		c->fd = (int)a[0];
-		c->path = a[1];
-		c->times = a[2];
-		c->utimensat = 1;
-		at_flags(c, a[3]);
-		if (!c->path && c->fd != AT_FDCWD) {
-			c->by_fd = 1;
-			if (a[3])
-				c->errno_now = EINVAL;
-		}
-		break;
-	case SYS_setxattr:
-	case SYS_lsetxattr:
-	case SYS_fsetxattr:
-		c->syscall = d->nr == SYS_setxattr ? "setxattr" : d->nr == SYS_lsetxattr ? "lsetxattr" : "fsetxattr";
-		c->operation = "setxattr";
-		c->apply = SETXATTR;
-		c->by_fd = d->nr == SYS_fsetxattr;
-		if (c->by_fd)
-			c->fd = (int)a[0];
-		else
-			c->path = a[0];
-		c->follow = d->nr == SYS_setxattr;
-		c->name = a[1];
-		c->value = a[2];
-		c->size = a[3];
-		c->xflags = (int)a[4];
-		return 0;
-	case SYS_removexattr:
-	case SYS_lremovexattr:
-	case SYS_fremovexattr:
-		c->syscall = d->nr == SYS_removexattr ? "removexattr" : d->nr == SYS_lremovexattr ? "lremovexattr" : "fremovexattr";
-		c->operation = "removexattr";
-		c->apply = REMOVEXATTR;
-		c->by_fd = d->nr == SYS_fremovexattr;
-		if (c->by_fd)
-			c->fd = (int)a[0];
-		else
-			c->path = a[0];
-		c->follow = d->nr == SYS_removexattr;
-		c->name = a[1];
-		return 0;
-	case NR_setxattrat:
-	case NR_removexattrat:
-		c->syscall = d->nr == NR_setxattrat ? "setxattrat" : "removexattrat";
-		c->operation = d->nr == NR_setxattrat ? "setxattr" : "removexattr";
-		c->apply = d->nr == NR_setxattrat ? SETXATTR : REMOVEXATTR;
-		c->fd = (int)a[0];
-		c->path = a[1];
-		at_flags(c, a[2]);
-		c->name = a[3];
-		c->args = d->nr == NR_setxattrat ? a[4] : 0;
-		c->size = d->nr == NR_setxattrat ? a[5] : 0;
-		return 0;
-	default:
-		c->syscall = "unknown";
-		c->operation = "metadata";
-		return -1;
-	}
-	/* The utimes family: setting both times to now needs only write permission, so init applies it. */
-	c->operation = "utimes";
-	c->apply = c->times && !c->utimensat ? CONTINUE : UTIMES;
-	return 0;
-}
-
-/* The copied arguments of a call init carries out itself. */
-struct copied {
-	struct timespec ts[2];
-	int now; /* times NULL */
-	char name[XATTR_NAME_MAX + 1];
-	char *value;
-};
-
-/* Copies what init needs to carry the call out; 0, or an errno to answer with (-1: nothing to do, answer 0). */
-static int copy_args(struct agent_task *t, struct call *c, struct copied *k)
-{
-	k->now = !c->times;
-	if (c->apply == UTIMES && c->times) {
-		if (agent_read(t, c->times, k->ts, sizeof(k->ts)))
-			return EFAULT;
-		if (k->ts[0].tv_nsec == UTIME_OMIT && k->ts[1].tv_nsec == UTIME_OMIT)
-			return -1; /* the kernel does nothing, not even look at the path */
-	}
-	if (c->apply != SETXATTR && c->apply != REMOVEXATTR)
-		return 0;
-	if (agent_string(t, c->name, k->name, sizeof(k->name), ERANGE))
-		return errno;
-	if (!k->name[0])
-		return ERANGE;
-	if (c->args) { /* setxattrat: struct xattr_args, possibly a larger version (zeros beyond) */
-		struct xattr_args_v0 args;
-		char tail[256];
-		if (c->size < sizeof(args))
-			return EINVAL;
-		if (c->size > (size_t)sysconf(_SC_PAGESIZE))
-			return E2BIG;
-		if (agent_read(t, c->args, &args, sizeof(args)))
-			return EFAULT;
-		for (size_t at = sizeof(args); at < c->size; at += sizeof(tail)) {
-			size_t n = c->size - at < sizeof(tail) ? c->size - at : sizeof(tail);
-			if (agent_read(t, c->args + at, tail, n))
-				return EFAULT;
-			for (size_t i = 0; i < n; i++) {
-				if (tail[i])
-					return E2BIG;
-			}
-		}
-		c->value = args.value;
-		c->size = args.size;
-		c->xflags = (int)args.flags;
-	}
-	if (c->apply == SETXATTR) {
-		if (c->size > XATTR_SIZE_MAX)
-			return E2BIG;
-		k->value = malloc(c->size ? c->size : 1);
-		if (!k->value)
-			return ENOMEM;
-		if (c->size && agent_read(t, c->value, k->value, c->size))
-			return EFAULT;
-	}
-	return 0;
-}
-
-/*
- * What the call aims at, as a descriptor of ours, or -errno. `as_fd`: it is
- * one of the agent's descriptors, which the kernel would take as a file
- * descriptor (not a path) for this call.
- */
-static int target_of(struct agent_task *t, const struct call *c, int *as_fd)
-{
-	*as_fd = c->by_fd;
-	if (c->by_fd)
-		return agent_fd(t, c->fd);
-	if (!c->path && !c->empty_path)
-		return -EFAULT;
-	char path[PATH_MAX];
-	if (!c->path)
-		path[0] = '\0';
-	else if (agent_string(t, c->path, path, sizeof(path), ENAMETOOLONG))
-		return -errno;
-	if (path[0])
-		return agent_resolve(t, c->fd, path, c->follow);
-	if (!c->empty_path)
-		return -ENOENT;
-	/* AT_EMPTY_PATH: the descriptor itself; the xattr calls take it as a descriptor (AT_FDCWD is none: EBADF). */
-	*as_fd = c->apply == SETXATTR || c->apply == REMOVEXATTR;
-	if (c->fd == AT_FDCWD && !*as_fd)
-		return agent_cwd(t);
-	return agent_fd(t, c->fd);
-}
-
-/* Carries out an allowed call on `fd` with the agent's ids: 0 or an errno. */
-static int apply(struct agent_task *t, const struct call *c, int fd, int as_fd, const struct copied *k)
-{
-	char magic[32];
-	snprintf(magic, sizeof(magic), "/proc/self/fd/%d", fd); /* init's own: the very object judged */
-	const struct timespec *ts = k->now ? NULL : k->ts;
-	long r = 0;
-	creds_agent(t->uid, t->gid);
-	if (c->apply == UTIMES)
-		r = as_fd ? futimens(fd, ts) : utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	else if (c->apply == SETXATTR)
-		r = as_fd ? fsetxattr(fd, k->name, k->value, c->size, c->xflags) : setxattr(magic, k->name, k->value, c->size, c->xflags);
-	else if (c->apply == REMOVEXATTR)
-		r = as_fd ? fremovexattr(fd, k->name) : removexattr(magic, k->name);
-	int e = errno;
-	creds_root();
-	return r < 0 ? e : 0;
-}
-
 /* ------------------------------------------------------------ the verdicts */
 
 static uint64_t now_ns(void)
@@ -525,14 +250,14 @@ static void handle(struct notify_server *s)
 	enum { ANSWER, GO_ON, APPLY, VIOLATION } verdict = ANSWER;
 	if (s->killed) {
 		error = EPERM; /* the namespace is being killed: nothing more runs */
-	} else if (decode(&n->data, &c)) {
+	} else if (call_decode(&n->data, &c)) {
 		snprintf(name, sizeof(name), "syscall %d", n->data.nr);
 		verdict = VIOLATION; /* a call this check does not know is refused */
 	} else if (c.errno_now) {
 		error = c.errno_now;
-	} else if ((error = copy_args(&t, &c, &k)) != 0) {
+	} else if ((error = call_copy_args(&t, &c, &k)) != 0) {
 		error = error < 0 ? 0 : error;
-	} else if ((fd = target_of(&t, &c, &as_fd)) < 0) {
+	} else if ((fd = call_target(&t, &c, &as_fd)) < 0) {
 		error = -fd;
 	} else if (!within_write_paths(fd, s->writable, s->n_writable, name, sizeof(name))) {
 		verdict = VIOLATION;
@@ -549,7 +274,7 @@ static void handle(struct notify_server *s)
 			answer(s, n->id, 0, 1);
 			break;
 		case APPLY:
-			answer(s, n->id, apply(&t, &c, fd, as_fd, &k), 0);
+			answer(s, n->id, call_apply(&t, &c, fd, as_fd, &k), 0);
 			break;
 		case VIOLATION:
 			report(s, &c, t.tid, name, started);
