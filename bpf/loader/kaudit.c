@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kaudit.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +15,9 @@
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "agents.h"
 #include "json.h"
@@ -28,6 +33,7 @@
 #define RECORD_MAX 8970 /* MAX_AUDIT_MESSAGE_LENGTH */
 #define DOMAINS 1024
 #define PENDING 64
+#define SEEN 256
 
 static unsigned seq;
 
@@ -42,6 +48,10 @@ static struct {
 	char text[RECORD_MAX + 1];
 } pending[PENDING];
 
+/* records lately handled: while taking over from another loader one may come twice */
+static struct { __u16 type; unsigned long long serial; } seen[SEEN];
+static unsigned seen_next;
+
 const char *kaudit_mode_name(enum kaudit_mode m)
 {
 	return m == KAUDIT_DAEMON ? "daemon" : m == KAUDIT_MULTICAST ? "multicast" : "off";
@@ -55,14 +65,19 @@ static unsigned long long clock_ns(clockid_t c)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+static void on_record(char *buf, ssize_t n, struct ring_buffer *rb, bool *drained);
+
 /*
  * Sends one request and waits for its answer: the acknowledgement, or for
  * AUDIT_GET the status (sent from a kernel thread, so it may come after the
  * acknowledgement: GET is sent without NLM_F_ACK).
  */
-static int request(int fd, __u16 type, const void *data, size_t len, struct audit_status *reply)
+
+static int request(int fd, __u16 type, const void *data, size_t len, struct audit_status *reply,
+		   struct ring_buffer *rb)
 {
-	char buf[RECORD_MAX + NLMSG_HDRLEN] __attribute__((aligned(NLMSG_ALIGNTO)));
+	bool drained = false;
+	char buf[RECORD_MAX + NLMSG_HDRLEN + 1] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	__u32 my_seq = ++seq;
@@ -84,15 +99,21 @@ static int request(int fd, __u16 type, const void *data, size_t len, struct audi
 
 		if (poll(&p, 1, 2000) <= 0)
 			return -ETIMEDOUT;
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
 			return -errno;
 		}
+		h = (struct nlmsghdr *)buf;
+		if ((size_t)n >= NLMSG_HDRLEN && h->nlmsg_seq != my_seq) {
+			/* a record that came in meanwhile, not our answer: handled, never dropped */
+			on_record(buf, n, rb, &drained);
+			continue;
+		}
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_seq != my_seq)
-				continue; /* a record, not our answer */
+				continue;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
 
@@ -106,7 +127,7 @@ static int request(int fd, __u16 type, const void *data, size_t len, struct audi
 	}
 }
 
-static int set_status(int fd, __u32 mask, __u32 value)
+static int set_status(struct kaudit *k, __u32 mask, __u32 value)
 {
 	struct audit_status s = { .mask = mask };
 
@@ -116,11 +137,11 @@ static int set_status(int fd, __u32 mask, __u32 value)
 		s.pid = value;
 	else if (mask == AUDIT_STATUS_BACKLOG_LIMIT)
 		s.backlog_limit = value;
-	return request(fd, AUDIT_SET, &s, sizeof(s), NULL);
+	return request(k->fd, AUDIT_SET, &s, sizeof(s), NULL, k->rb);
 }
 
 /* `-a task,never`: no audit context (and no per-syscall cost) for new processes. */
-static int add_task_never_rule(int fd)
+static int add_task_never_rule(struct kaudit *k)
 {
 	struct audit_rule_data r;
 
@@ -129,12 +150,12 @@ static int add_task_never_rule(int fd)
 	r.action = AUDIT_NEVER;
 	for (int i = 0; i < AUDIT_BITMASK_SIZE; i++)
 		r.mask[i] = ~0U;
-	return request(fd, AUDIT_ADD_RULE, &r, sizeof(r), NULL);
+	return request(k->fd, AUDIT_ADD_RULE, &r, sizeof(r), NULL, k->rb);
 }
 
 /*
- * The audit settings as found, kept in a file while we run, so a loader
- * started after one that died can still put them back.
+ * The audit settings as found, kept in a file while any loader runs, so the
+ * last one to stop (or one started after a loader that died) puts them back.
  */
 static const char *state_path(void)
 {
@@ -143,18 +164,21 @@ static const char *state_path(void)
 	return p ? p : "/run/airlock-bpf-audit.state";
 }
 
-static void load_state(unsigned *enabled, unsigned *backlog)
+static bool load_state(unsigned *enabled, unsigned *backlog)
 {
 	FILE *f = fopen(state_path(), "re");
 	unsigned e, b;
+	bool ok;
 
 	if (!f)
-		return;
-	if (fscanf(f, "%u %u", &e, &b) == 2) {
+		return false;
+	ok = fscanf(f, "%u %u", &e, &b) == 2;
+	if (ok) {
 		*enabled = e;
 		*backlog = b;
 	}
 	fclose(f);
+	return ok;
 }
 
 static void save_state(unsigned enabled, unsigned backlog)
@@ -165,6 +189,96 @@ static void save_state(unsigned enabled, unsigned backlog)
 		return;
 	fprintf(f, "%u %u\n", enabled, backlog);
 	fclose(f);
+}
+
+/*
+ * Loaders running at once share the host's audit settings: each keeps a file
+ * in <state>.users locked while it runs (a lock a dead loader cannot hold),
+ * and joining, leaving and taking over happen under <state>.users/.lock.
+ */
+static void users_path(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s.users%s%s", state_path(), name ? "/" : "", name ? name : "");
+}
+
+static int users_lock(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	users_path(path, sizeof(path), NULL);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -1;
+	users_path(path, sizeof(path), ".lock");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void users_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static void users_join(struct kaudit *k)
+{
+	char path[PATH_MAX], name[16];
+
+	snprintf(name, sizeof(name), "%d", getpid());
+	users_path(path, sizeof(path), name);
+	k->user_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (k->user_fd >= 0 && flock(k->user_fd, LOCK_EX | LOCK_NB)) {
+		close(k->user_fd);
+		k->user_fd = -1;
+	}
+}
+
+static void users_leave(struct kaudit *k)
+{
+	char path[PATH_MAX], name[16];
+
+	if (k->user_fd < 0)
+		return;
+	snprintf(name, sizeof(name), "%d", getpid());
+	users_path(path, sizeof(path), name);
+	unlink(path);
+	close(k->user_fd);
+	k->user_fd = -1;
+}
+
+/* Other loaders still running; the files of dead ones are removed. */
+static int users_others(void)
+{
+	char path[PATH_MAX], own[16];
+	struct dirent *e;
+	int others = 0;
+	DIR *d;
+
+	users_path(path, sizeof(path), NULL);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	snprintf(own, sizeof(own), "%d", getpid());
+	while ((e = readdir(d))) {
+		int fd;
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, own) == 0)
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlinkat(dirfd(d), e->d_name, 0); /* its loader is gone */
+		else
+			others++;
+		close(fd);
+	}
+	closedir(d);
+	return others;
 }
 
 static void become_listener(struct kaudit *k, const char *why)
@@ -181,12 +295,51 @@ static void become_listener(struct kaudit *k, const char *why)
 	}
 }
 
-void kaudit_open(struct kaudit *k)
+/*
+ * Registers as the audit daemon, enables audit with the task,never rule and
+ * raises the backlog limit. The settings as first found stay in the state
+ * file (a loader before us may have changed them already).
+ */
+static int become_daemon(struct kaudit *k, const struct audit_status *st)
+{
+	int err = set_status(k, AUDIT_STATUS_PID, getpid());
+
+	if (err)
+		return err;
+	if (k->mode == KAUDIT_MULTICAST) {
+		int group = AUDIT_NLGRP_READLOG;
+
+		setsockopt(k->fd, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &group, sizeof(group));
+	}
+	k->mode = KAUDIT_DAEMON;
+	k->changed = true;
+	k->orig_enabled = st->enabled;
+	k->orig_backlog = st->backlog_limit;
+	if (!load_state(&k->orig_enabled, &k->orig_backlog))
+		save_state(k->orig_enabled, k->orig_backlog);
+	k->enabled = st->enabled != 0;
+	if (!st->enabled && set_status(k, AUDIT_STATUS_ENABLED, 1) == 0)
+		k->enabled = true;
+	if (k->enabled && st->enabled != 2)
+		add_task_never_rule(k); /* EEXIST: already there */
+	if (st->backlog_limit < 8192)
+		set_status(k, AUDIT_STATUS_BACKLOG_LIMIT, 8192);
+	return 0;
+}
+
+static bool daemon_alive(const struct audit_status *st)
+{
+	return st->pid && (kill(st->pid, 0) == 0 || errno == EPERM);
+}
+
+void kaudit_open(struct kaudit *k, struct ring_buffer *rb)
 {
 	struct audit_status st = {};
-	int size = 4 << 20, err;
+	int size = 4 << 20, err, lock;
 
 	memset(k, 0, sizeof(*k));
+	k->rb = rb;
+	k->user_fd = -1;
 	k->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT);
 	if (k->fd < 0) {
 		snprintf(k->why, sizeof(k->why), "no audit netlink socket: %s", strerror(errno));
@@ -194,39 +347,46 @@ void kaudit_open(struct kaudit *k)
 	}
 	/* a burst of denials must not overflow the socket before we read it */
 	setsockopt(k->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
-	err = request(k->fd, AUDIT_GET, NULL, 0, &st);
+	lock = users_lock();
+	users_join(k);
+	err = request(k->fd, AUDIT_GET, NULL, 0, &st, rb);
 	if (err) {
 		snprintf(k->why, sizeof(k->why), "reading the audit status: %s", strerror(-err));
+		users_leave(k);
+		users_unlock(lock);
 		close(k->fd);
 		k->fd = -1;
 		return;
 	}
 	k->enabled = st.enabled != 0;
-	if (st.pid && kill(st.pid, 0) == 0) {
+	if (daemon_alive(&st)) {
 		become_listener(k, "an audit daemon runs: listening only");
-		return;
-	}
-	err = set_status(k->fd, AUDIT_STATUS_PID, getpid());
-	if (err) {
+	} else if ((err = become_daemon(k, &st))) {
 		char why[128];
 
 		snprintf(why, sizeof(why), "registering as audit daemon: %s", strerror(-err));
 		become_listener(k, why);
+	} else {
+		snprintf(k->why, sizeof(k->why), "no audit daemon: records come to the loader");
+	}
+	users_unlock(lock);
+}
+
+void kaudit_watch(struct kaudit *k)
+{
+	struct audit_status st = {};
+	int lock;
+
+	if (k->mode != KAUDIT_MULTICAST)
 		return;
-	}
-	k->mode = KAUDIT_DAEMON;
-	snprintf(k->why, sizeof(k->why), "no audit daemon: records come to the loader");
-	/* what to put back on exit: as found, or as found by a loader that died */
-	k->orig_enabled = st.enabled;
-	k->orig_backlog = st.backlog_limit;
-	load_state(&k->orig_enabled, &k->orig_backlog);
-	save_state(k->orig_enabled, k->orig_backlog);
-	if (!st.enabled && set_status(k->fd, AUDIT_STATUS_ENABLED, 1) == 0) {
-		k->enabled = true;
-		add_task_never_rule(k->fd); /* EEXIST: already there */
-	}
-	if (st.backlog_limit < 8192)
-		set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, 8192);
+	/* a separate socket: nothing that comes to ours is read past */
+	if (kaudit_status(&k->enabled, (int *)&st.pid) || daemon_alive(&st))
+		return;
+	lock = users_lock();
+	if (request(k->fd, AUDIT_GET, NULL, 0, &st, k->rb) == 0 && !daemon_alive(&st) &&
+	    become_daemon(k, &st) == 0)
+		snprintf(k->why, sizeof(k->why), "the audit daemon stopped: records come to the loader");
+	users_unlock(lock);
 }
 
 int kaudit_status(bool *enabled, int *daemon_pid)
@@ -236,7 +396,7 @@ int kaudit_status(bool *enabled, int *daemon_pid)
 
 	if (fd < 0)
 		return -errno;
-	err = request(fd, AUDIT_GET, NULL, 0, &st);
+	err = request(fd, AUDIT_GET, NULL, 0, &st, NULL);
 	close(fd);
 	*enabled = st.enabled != 0;
 	*daemon_pid = st.pid;
@@ -245,21 +405,32 @@ int kaudit_status(bool *enabled, int *daemon_pid)
 
 void kaudit_close(struct kaudit *k)
 {
+	unsigned enabled = k->orig_enabled, backlog = k->orig_backlog;
+	bool restore;
+	int lock;
+
 	if (k->fd < 0)
 		return;
-	if (k->mode == KAUDIT_DAEMON) {
-		/*
-		 * The task,never rule stays: the kernel remembers that audit was
-		 * once enabled, and without the rule every process forked from now
-		 * on would take the audit slow path on each syscall. (auditd
-		 * starts by deleting all rules, so it does not get in its way.)
-		 */
-		if (k->orig_enabled != 2) /* 2: locked, nothing was changed */
-			set_status(k->fd, AUDIT_STATUS_ENABLED, k->orig_enabled);
-		set_status(k->fd, AUDIT_STATUS_BACKLOG_LIMIT, k->orig_backlog);
-		set_status(k->fd, AUDIT_STATUS_PID, 0);
+	lock = users_lock();
+	users_leave(k);
+	if (k->mode == KAUDIT_DAEMON)
+		set_status(k, AUDIT_STATUS_PID, 0);
+	/*
+	 * The last loader out puts the settings back; while others run, audit
+	 * stays enabled for them (one of them takes over as the daemon).
+	 * The task,never rule stays: the kernel remembers that audit was once
+	 * enabled, and without the rule every process forked from now on would
+	 * take the audit slow path on each syscall. (auditd starts by deleting
+	 * all rules, so it does not get in its way.)
+	 */
+	restore = users_others() == 0 && (load_state(&enabled, &backlog) || k->changed);
+	if (restore) {
+		if (enabled != 2) /* 2: locked, nothing was changed */
+			set_status(k, AUDIT_STATUS_ENABLED, enabled);
+		set_status(k, AUDIT_STATUS_BACKLOG_LIMIT, backlog);
 		unlink(state_path());
 	}
+	users_unlock(lock);
 	close(k->fd);
 	k->fd = -1;
 	k->mode = KAUDIT_OFF;
@@ -413,41 +584,65 @@ static void on_seccomp(const char *text)
 	       action != SECCOMP_RET_ALLOW && action != SECCOMP_RET_LOG, text, record_mono_ns(text));
 }
 
+static bool seen_before(__u16 type, const char *text)
+{
+	unsigned long long serial;
+
+	if (sscanf(text, "audit(%*u.%*u:%llu)", &serial) != 1)
+		return false;
+	for (unsigned i = 0; i < SEEN; i++)
+		if (seen[i].serial == serial && seen[i].type == type)
+			return true;
+	seen[seen_next % SEEN].type = type;
+	seen[seen_next % SEEN].serial = serial;
+	seen_next++;
+	return false;
+}
+
 /*
  * One record a datagram. Its nlmsg_len counts the payload only (a kernel
  * quirk auditd works around too), so the datagram's size is what counts.
+ * `buf` has room for a NUL after the n bytes.
  */
-void kaudit_read(struct kaudit *k, struct ring_buffer *rb)
+static void on_record(char *buf, ssize_t n, struct ring_buffer *rb, bool *drained)
+{
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	char *text = buf + NLMSG_HDRLEN;
+
+	if ((size_t)n < NLMSG_HDRLEN)
+		return;
+	if (h->nlmsg_type != AUDIT_LANDLOCK_ACCESS && h->nlmsg_type != AUDIT_LANDLOCK_DOMAIN &&
+	    h->nlmsg_type != AUDIT_SECCOMP)
+		return;
+	buf[n] = 0;
+	if (seen_before(h->nlmsg_type, text))
+		return;
+	if (!*drained && rb) {
+		/* exits of tracked processes must be known before attributing */
+		ring_buffer__consume(rb);
+		*drained = true;
+	}
+	if (h->nlmsg_type == AUDIT_LANDLOCK_ACCESS)
+		on_landlock_access(text);
+	else if (h->nlmsg_type == AUDIT_LANDLOCK_DOMAIN)
+		on_landlock_domain(text);
+	else
+		on_seccomp(text);
+}
+
+void kaudit_read(struct kaudit *k)
 {
 	char buf[RECORD_MAX + NLMSG_HDRLEN + 1] __attribute__((aligned(NLMSG_ALIGNTO)));
-	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 	bool drained = false;
 
 	if (k->fd < 0)
 		return;
 	for (;;) {
 		ssize_t n = recv(k->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-		char *text = buf + NLMSG_HDRLEN;
 
 		if (n <= 0)
 			return;
-		if ((size_t)n < NLMSG_HDRLEN)
-			continue;
-		if (h->nlmsg_type != AUDIT_LANDLOCK_ACCESS && h->nlmsg_type != AUDIT_LANDLOCK_DOMAIN &&
-		    h->nlmsg_type != AUDIT_SECCOMP)
-			continue;
-		if (!drained) {
-			/* exits of tracked processes must be known before attributing */
-			ring_buffer__consume(rb);
-			drained = true;
-		}
-		buf[n] = 0;
-		if (h->nlmsg_type == AUDIT_LANDLOCK_ACCESS)
-			on_landlock_access(text);
-		else if (h->nlmsg_type == AUDIT_LANDLOCK_DOMAIN)
-			on_landlock_domain(text);
-		else
-			on_seccomp(text);
+		on_record(buf, n, k->rb, &drained);
 	}
 }
 

@@ -19,8 +19,12 @@
  * task,never rule; on exit we put "enabled" and the backlog limit back and
  * unregister, but leave the rule, since "audit was once enabled" cannot be
  * undone. The settings as found are kept in /run/airlock-bpf-audit.state
- * while we run, so the next loader restores them if this one is killed. With a daemon
- * (auditd) we only listen on the read-only multicast group and change nothing.
+ * while any loader runs, so the next loader restores them if this one is
+ * killed. With a daemon (auditd, or another loader) we only listen on the
+ * read-only multicast group and change nothing; when that daemon stops we take
+ * over. Loaders running at once register in /run/airlock-bpf-audit.state.users
+ * and only the last one out puts the settings back: audit stays enabled while
+ * any of them runs, so no Landlock denial goes unlogged.
  *
  * Attribution: seccomp records carry the offending pid. Landlock access
  * records carry a domain id only; the domain record that follows the first
@@ -39,14 +43,20 @@ struct kaudit {
 	int fd;
 	enum kaudit_mode mode;
 	bool enabled;      /* audit is enabled (Landlock will log) */
-	unsigned orig_enabled, orig_backlog; /* to put back on exit (daemon mode) */
+	bool changed;      /* this loader changed the settings (became the daemon) */
+	unsigned orig_enabled, orig_backlog; /* as found, to put back */
+	int user_fd;       /* our file in <state>.users, locked while we run */
+	struct ring_buffer *rb; /* drained before a record is attributed */
 	char why[160];     /* why the mode is what it is, for the ready line */
 };
 
-void kaudit_open(struct kaudit *k);
+void kaudit_open(struct kaudit *k, struct ring_buffer *rb);
+/* The last loader to close puts the host's settings back. */
 void kaudit_close(struct kaudit *k);
-/* Reads every pending record; `rb` is drained first so exits are known. */
-void kaudit_read(struct kaudit *k, struct ring_buffer *rb);
+/* Reads every pending record; the ring buffer is drained first so exits are known. */
+void kaudit_read(struct kaudit *k);
+/* While listening: takes over as the daemon when the one there stopped. */
+void kaudit_watch(struct kaudit *k);
 /* Forgets Landlock records that never got their domain record. */
 void kaudit_expire(struct kaudit *k);
 const char *kaudit_mode_name(enum kaudit_mode m);

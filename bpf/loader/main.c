@@ -49,6 +49,7 @@
  */
 #define TICK_MS 50
 #define BUSY_TICK_MS 2
+#define AUDIT_WATCH_MS 1000
 
 enum { SRC_STDIN, SRC_RING, SRC_AUDIT, SRC_SIGNAL };
 
@@ -142,7 +143,7 @@ static int serve(void)
 	sigset_t mask;
 	int ep = -1, sfd = -1, err, rc = 1;
 	bool running = true, busy = false;
-	unsigned long long now, last_tick = mono_ms();
+	unsigned long long now, last_tick = mono_ms(), last_watch = last_tick;
 	struct jw w;
 
 	sigemptyset(&mask);
@@ -163,7 +164,7 @@ static int serve(void)
 		fatal_line("opening the ring buffer", errno);
 		goto out;
 	}
-	kaudit_open(&ka);
+	kaudit_open(&ka, rb);
 	commands_init(&ka, rb);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
@@ -199,7 +200,7 @@ static int serve(void)
 				running = read_stdin(&lr) && running;
 				break;
 			case SRC_AUDIT:
-				kaudit_read(&ka, rb);
+				kaudit_read(&ka);
 				break;
 			case SRC_SIGNAL:
 				running = false;
@@ -217,6 +218,10 @@ static int serve(void)
 			last_tick = now;
 			events_check_lost(&bpf);
 			kaudit_expire(&ka);
+		}
+		if (now - last_watch >= AUDIT_WATCH_MS) {
+			last_watch = now;
+			kaudit_watch(&ka);
 		}
 	}
 	events_drain(rb);

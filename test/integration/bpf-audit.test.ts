@@ -137,13 +137,12 @@ describe('on_violation: kill', () => {
   });
 
   it('under deny, the connect fails with EPERM and the agent goes on', async () => {
-    const { id, proc } = await run(testPolicy({}), tree([PYTHON, NETPROBE, JSON.stringify([{ op: 'tcp', host: '192.0.2.1', port: 80 }])]));
-    const sleeper = async () => (await proc.exited).code;
+    const { id, cg, proc } = await run(testPolicy({}), tree([PYTHON, NETPROBE, JSON.stringify([{ op: 'tcp', host: '192.0.2.1', port: 80 }])]));
     await waitFor('the client to finish', () => proc.output().includes('survived'));
     expect(proc.output()).toContain('"results": ["EPERM"]');
     expect(of('killed', id)).toEqual([]);
-    proc.child.kill('SIGKILL');
-    await sleeper();
+    cg.kill(); // the shell and its sleeping child
+    expect((await proc.exited).signal).toBe('SIGKILL');
   });
 
   it('a Landlock denial, reported through kernel audit, ends the tree', async () => {
@@ -191,5 +190,25 @@ describe('on_violation: kill', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(rec.events.filter((e) => e.kind === 'kaudit' || e.kind === 'killed')).toEqual([]);
     expect(isRunning(process.pid)).toBe(true);
+  });
+});
+
+describe('two loaders at once', () => {
+  it('a Landlock denial still ends the agent after the loader that was the audit daemon stops, reported once before and after the other takes over', async () => {
+    const second = await BpfLoader.start();
+    expect(second.ready.kaudit).toBe('multicast');
+    // this file's loader (the audit daemon) stops; the second serves from now on
+    rec.stop();
+    await loader.close();
+    loader = second;
+    rec = recorder(second);
+    for (const phase of ['right after', 'after the takeover']) {
+      if (phase === 'after the takeover') await waitFor('the takeover', async () => (await loader.ping()).kaudit === 'daemon', 3000);
+      const { id, proc } = await run(killPolicy(), [join(bin, 'landlock-deny'), '/etc/hostname', '10']);
+      expect((await proc.exited).signal, phase).toBe('SIGKILL');
+      await waitFor('the killed event', () => of('killed', id).length > 0);
+      await new Promise((r) => setTimeout(r, 100)); // a record that came twice would be here by now
+      expect(of('kaudit', id).map((e) => e.type), phase).toEqual([1423]);
+    }
   });
 });

@@ -54,10 +54,15 @@ export class TestCgroup {
     writeFileSync(join(this.path, 'cgroup.procs'), `${pid}\n`);
   }
 
+  /** SIGKILL to every process in it (cgroup.kill). */
+  kill(): void {
+    writeFileSync(join(this.path, 'cgroup.kill'), '1');
+  }
+
   /** Kills what is left, waits until empty, removes the directory. */
   async destroy(): Promise<void> {
     if (!existsSync(this.path)) return;
-    writeFileSync(join(this.path, 'cgroup.kill'), '1');
+    this.kill();
     await waitFor(`${this.path} to empty`, () => this.procs().length === 0);
     rmdirSync(this.path);
   }

@@ -197,6 +197,24 @@ describe('life cycle', () => {
     // the second loader put back the audit settings the first one found
     expect((await probeBpf()).kernelAudit).toEqual(before.kernelAudit);
   });
+  it('two at once: when the audit daemon one stops, audit stays enabled for the other, which takes over; the last one out restores audit', async () => {
+    const before = await probeBpf();
+    const first = await BpfLoader.start();
+    const second = await BpfLoader.start();
+    try {
+      expect(first.ready.kaudit).toBe('daemon');
+      expect(second.ready.kaudit).toBe('multicast');
+      await first.close();
+      // Landlock logs only while audit is enabled: the listener left must not lose it
+      expect((await probeBpf()).kernelAudit).toMatchObject({ enabled: true });
+      await waitFor('the second loader to take over as the audit daemon', async () => (await second.ping()).kaudit === 'daemon', 3000);
+      expect((await probeBpf()).kernelAudit).toMatchObject({ enabled: true, daemonPid: second.pid });
+    } finally {
+      await first.close();
+      await second.close();
+    }
+    expect((await probeBpf()).kernelAudit).toEqual(before.kernelAudit);
+  });
 });
 
 describe('probe', () => {
