@@ -1,7 +1,8 @@
 /**
  * The bundle side of a transition: check a bundle's signatures and read its
  * manifest before anything under the prefix changes, then extract it into
- * its release folder with extractBundle (verified, staged, flushed, renamed).
+ * its release folder with extractBundle (verified, staged, flushed, renamed)
+ * and record it.
  */
 import {
   assertFreeSpace,
@@ -13,6 +14,9 @@ import {
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { Layout } from '../layout.js';
 import { faultPoint } from '../test-hooks.js';
+import type { LifecycleContext } from './context.js';
+import { advance, type Journal } from './journal.js';
+import { recordOf, writeReleaseRecord, type ReleaseRecord } from './releases.js';
 
 /** Refuses up front, before the journal is written, when the declared payload cannot fit. */
 export async function assertReleaseFits(layout: Layout, header: VerifiedHeader): Promise<void> {
@@ -26,7 +30,7 @@ export interface ExtractReleaseOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function extractRelease(file: string, layout: Layout, options: ExtractReleaseOptions): Promise<VerifiedBundle> {
+async function extractRelease(file: string, layout: Layout, options: ExtractReleaseOptions): Promise<VerifiedBundle> {
   const { expected } = options;
   return extractBundle(file, {
     trust: options.trust,
@@ -41,4 +45,14 @@ export async function extractRelease(file: string, layout: Layout, options: Extr
       }
     },
   });
+}
+
+/** Extracts the journal's release, writes its record, and marks the journal "extracted". */
+export async function extractAndRecord(ctx: LifecycleContext, file: string, journal: Journal, options: ExtractReleaseOptions): Promise<ReleaseRecord> {
+  const { manifest } = options.expected;
+  ctx.note(`extracting ${manifest.name} ${manifest.version} (sequence ${manifest.sequence})`);
+  const record = recordOf(await extractRelease(file, ctx.layout, options));
+  await writeReleaseRecord(ctx.layout, record);
+  await advance(ctx.layout, journal, 'extracted');
+  return record;
 }

@@ -9,12 +9,12 @@ import { loadTrust, verifyBundleHeader } from '../../bundle/index.js';
 import { ensureConfig } from '../config.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { HealthReport } from '../supervisor/health.js';
-import { assertReleaseFits, extractRelease } from './bundle-source.js';
+import { assertReleaseFits, extractAndRecord } from './bundle-source.js';
 import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal } from './journal.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
-import { assertAboveHighWater, linkedVersion, recordOf, refOf, setLink, writeReleaseRecord, type ReleaseRecord } from './releases.js';
+import { assertAboveHighWater, linkedVersion, refOf, setLink, type ReleaseRecord } from './releases.js';
 import { abandon, commit, healthFailed, migrateState, releaseServices, startRelease } from './transition.js';
 import { pinTrust, type PinnedRoot } from './trust.js';
 
@@ -62,11 +62,7 @@ export async function installBundle(file: string, ctx: LifecycleContext, options
     let pinned: PinnedRoot[];
     let health: HealthReport | undefined;
     try {
-      ctx.note(`extracting ${to.name} ${to.version} (sequence ${to.sequence})`);
-      const bundle = await extractRelease(file, layout, { trust, expected: header, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-      record = recordOf(bundle);
-      await writeReleaseRecord(layout, record);
-      await advance(layout, journal, 'extracted');
+      record = await extractAndRecord(ctx, file, journal, { trust, expected: header, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
       const services = await releaseServices(layout, to.version);
       pinned = await pinTrust(layout, options.trust, trust);
       await ensureConfig(layout);

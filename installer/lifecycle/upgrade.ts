@@ -7,12 +7,12 @@
 import { verifyBundleHeader } from '../../bundle/index.js';
 import { InstallError, InstallErrorCodes } from '../errors.js';
 import type { HealthReport } from '../supervisor/health.js';
-import { assertReleaseFits, extractRelease } from './bundle-source.js';
+import { assertReleaseFits, extractAndRecord } from './bundle-source.js';
 import { withLifecycleLock, type LifecycleContext } from './context.js';
 import { advance, newJournal, writeJournal, type ReleaseRef } from './journal.js';
 import { requireRoot } from './privileges.js';
 import { recover, type RecoveryResult } from './recovery.js';
-import { assertAboveHighWater, linkedRelease, recordOf, refOf, writeReleaseRecord, type ReleaseRecord } from './releases.js';
+import { assertAboveHighWater, linkedRelease, refOf, type ReleaseRecord } from './releases.js';
 import { abandon, commit, migrateState, releaseServices, switchRelease } from './transition.js';
 import { loadPinnedTrust } from './trust.js';
 
@@ -58,11 +58,7 @@ export async function upgrade(file: string, ctx: LifecycleContext, options: Upgr
     let record: ReleaseRecord;
     let health: HealthReport;
     try {
-      ctx.note(`extracting ${to.name} ${to.version} (sequence ${to.sequence})`);
-      const bundle = await extractRelease(file, layout, { trust, expected: header, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-      record = recordOf(bundle);
-      await writeReleaseRecord(layout, record);
-      await advance(layout, journal, 'extracted');
+      record = await extractAndRecord(ctx, file, journal, { trust, expected: header, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
       // A release whose services.yaml is broken is refused here, while the old one still runs.
       await migrateState(layout, await releaseServices(layout, to.version));
       await advance(layout, journal, 'migrated');

@@ -3,28 +3,18 @@
  * prefix: install → status, upgrade, refused downgrades that change nothing,
  * rollback, the lifecycle lock, down/up, uninstall (var/ kept) and --purge.
  */
-import { access, readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateFingerprint } from '../../bundle/index.js';
-import { airlock, applianceProcesses, ApplianceFixture, freePort, processesIn, snapshot, startAirlock, waitFor } from '../helpers/appliance.js';
+import { airlock, ApplianceFixture, applianceProcesses, exists, freePort, processesIn, snapshot, startAirlock, statusOf, waitFor } from '../helpers/appliance.js';
 
 let fx: ApplianceFixture;
 let port: number;
 let prefix: string;
 const bundles: Record<string, string> = {};
 
-const exists = (path: string): Promise<boolean> =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
-
-async function status(): Promise<any> {
-  const run = await airlock(['status', '--prefix', prefix, '--json']);
-  expect(run.code, run.stderr).toBe(0);
-  return run.json;
-}
+const status = (): Promise<any> => statusOf(prefix);
 
 async function healthz(): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);

@@ -4,26 +4,16 @@
  * services.yaml, and a first install that never becomes healthy. Each is
  * undone by itself, and status says which service failed and why.
  */
-import { access, readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { airlock, ApplianceFixture, freePort, processesIn, snapshot, type ServiceFixture } from '../helpers/appliance.js';
+import { airlock, ApplianceFixture, exists, freePort, processesIn, snapshot, statusOf, type ServiceFixture } from '../helpers/appliance.js';
 
 let fx: ApplianceFixture;
 let prefix: string;
 let ports: [number, number];
 
-const exists = (path: string): Promise<boolean> =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
-
-async function status(): Promise<any> {
-  const run = await airlock(['status', '--prefix', prefix, '--json']);
-  expect(run.code, run.stderr).toBe(0);
-  return run.json;
-}
+const status = (): Promise<any> => statusOf(prefix);
 
 async function events(root = prefix): Promise<any[]> {
   return (await readFile(join(root, 'var/events.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));

@@ -12,7 +12,7 @@ import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { airlock, applianceProcesses, ApplianceFixture, debris, freePort, startAirlock, waitFor } from '../helpers/appliance.js';
+import { airlock, ApplianceFixture, applianceProcesses, debris, freePort, startAirlock, statusOf, waitFor } from '../helpers/appliance.js';
 
 let fx: ApplianceFixture;
 let prefix: string;
@@ -25,11 +25,7 @@ let unhealthy: string;
 /** A 128 MiB bundle, for kills during extraction; reused likewise. */
 let large: string;
 
-async function status(): Promise<any> {
-  const run = await airlock(['status', '--prefix', prefix, '--json']);
-  expect(run.code, run.stderr).toBe(0);
-  return run.json;
-}
+const status = (): Promise<any> => statusOf(prefix);
 
 async function nextBundle(): Promise<{ file: string; version: string }> {
   sequence += 1;

@@ -7,12 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { createBundle, createRootCertificate, generateKeyPair, issueSigner, type SigningIdentity } from '../../bundle/index.js';
 import { AIRLOCK_BIN } from './run-airlock.js';
 
@@ -236,4 +237,18 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 export async function processesIn(prefix: string, releaseDir: string): Promise<HostProcess[]> {
   const real = await realpath(releaseDir);
   return (await applianceProcesses(prefix)).filter((p) => p.cwd === real);
+}
+
+/** Whether a path exists (anything there, followed through symlinks). */
+export const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** `airlock status --json` of a prefix, which must succeed. */
+export async function statusOf(prefix: string): Promise<any> {
+  const run = await airlock(['status', '--prefix', prefix, '--json']);
+  expect(run.code, run.stderr).toBe(0);
+  return run.json;
 }
