@@ -10,24 +10,15 @@
  * host, which is rare next to syscalls, and leave at once for untracked
  * processes.
  *
- * al_open_exit audits file opens of tracked processes. It is attached to the
- * sys_exit raw tracepoint only while some agent's policy audits allowed
- * operations: that hook puts every syscall of every process on the slow
- * path, so the host pays for it (see bpf/README.md for the figures). Denied
- * opens need no hook here: Landlock reports them to the kernel audit
- * subsystem, which the loader reads.
+ * File opens have no hook here: a syscall-exit hook would put every syscall
+ * of every process on the slow path. The loader audits allowed opens with
+ * fanotify marks on the agent's own mounts (loader/opens.h); Landlock reports
+ * denied ones to the kernel audit subsystem, which the loader reads.
  */
 #include "airlock_common.bpf.h"
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#define NR_open 2
-#define NR_creat 85
-#define NR_openat 257
-#define NR_openat2 437
-#define O_WRONLY 01
-#define O_CREAT 0100
-#define O_TRUNC 01000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -104,61 +95,6 @@ int BPF_PROG(al_exit, struct task_struct *p, bool group_dead)
 	al_fill(&e->hdr, &e->task, AL_OP_EXIT, sizeof(*e), agent);
 	e->exit_code = p->exit_code;
 	e->pad = 0;
-	al_submit(e, sizeof(*e), false);
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(al_open_exit, struct pt_regs *regs, long ret)
-{
-	long nr = regs->orig_ax;
-	const char *path;
-	__u32 flags, tgid;
-	struct al_tracked *t;
-	struct al_agent *a;
-	struct al_open_event *e;
-	long n;
-
-	if (nr == NR_openat) {
-		path = (const char *)regs->si;
-		flags = regs->dx;
-	} else if (nr == NR_open) {
-		path = (const char *)regs->di;
-		flags = regs->si;
-	} else if (nr == NR_creat) {
-		path = (const char *)regs->di;
-		flags = O_CREAT | O_WRONLY | O_TRUNC;
-	} else if (nr == NR_openat2) {
-		__u64 how_flags = 0;
-
-		path = (const char *)regs->si;
-		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)regs->dx);
-		flags = how_flags;
-	} else {
-		return 0;
-	}
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	t = bpf_map_lookup_elem(&tracked, &tgid);
-	if (!t)
-		return 0;
-	a = bpf_map_lookup_elem(&agents, &t->cgroup);
-	if (!a || !(a->flags & AL_AGENT_AUDIT_ALLOWS))
-		return 0;
-	e = al_reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	al_fill(&e->hdr, &e->task, AL_OP_OPEN, sizeof(*e), t->agent);
-	e->ret = ret;
-	e->open_flags = flags;
-	n = bpf_probe_read_user_str(e->path, sizeof(e->path), path);
-	if (n <= 0) {
-		e->path[0] = 0;
-		n = 1;
-	} else if (n == sizeof(e->path)) {
-		e->task.flags |= AL_F_TRUNCATED;
-	}
-	/* forward the path's bytes only: most paths are far shorter than 256 */
-	e->hdr.size = offsetof(struct al_open_event, path) + n;
 	al_submit(e, sizeof(*e), false);
 	return 0;
 }

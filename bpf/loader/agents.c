@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 
 #include "json.h"
+#include "opens.h"
 
 static struct al_bpf *bpf;
 static struct al_agent_rec agents[AL_MAX_AGENTS];
@@ -175,18 +176,18 @@ static int attach_all(struct al_agent_rec *a, struct al_status *st)
 	return 0;
 }
 
-/* The file-open hook costs the whole host: attached only while an agent wants it. */
-static int refresh_open_audit(struct al_status *st)
+/* Its opens audited from now on, if it audits allows: its first tracked process's mounts marked once. */
+static int watch_opens(struct al_agent_rec *a, struct al_status *st)
 {
-	bool want = false;
+	char why[256];
 	int err;
 
-	for (int i = 0; i < AL_MAX_AGENTS; i++)
-		if (agents[i].used && (agents[i].cfg.flags & AL_AGENT_AUDIT_ALLOWS))
-			want = true;
-	err = progs_set_open_audit(bpf, want);
+	if (!(a->cfg.flags & AL_AGENT_AUDIT_ALLOWS) || a->opens_watched || a->first_pid <= 0)
+		return 0;
+	err = opens_watch(a->first_pid, why, sizeof(why));
 	if (err)
-		return st_fail(st, ST_ATTACH, "attaching the file-open audit hook: %s", strerror(-err));
+		return st_fail(st, ST_ATTACH, "auditing the file opens of agent %s: %s", a->id, why);
+	a->opens_watched = true;
 	return 0;
 }
 
@@ -288,9 +289,8 @@ int agent_add(const char *id, const char *cgroup, const struct jval *policy,
 		release(a);
 		return -1;
 	}
-	if (attach_all(a, st) || refresh_open_audit(st)) {
+	if (attach_all(a, st)) {
 		release(a);
-		refresh_open_audit(&(struct al_status){ 0 });
 		return -1;
 	}
 	*out = a;
@@ -333,7 +333,7 @@ int agent_update(const char *id, const struct jval *policy, struct al_status *st
 	slot_used[old_slot] = false;
 	a->policy = next;
 	a->cfg = cfg;
-	return refresh_open_audit(st);
+	return watch_opens(a, st);
 }
 
 int agent_track(const char *id, int pid, struct al_status *st)
@@ -351,7 +351,9 @@ int agent_track(const char *id, int pid, struct al_status *st)
 	if (bpf_map_update_elem(bpf->tracked_fd, &key, &t, BPF_ANY))
 		return st_fail(st, errno == E2BIG ? ST_TOO_LARGE : ST_KERNEL, "tracking %d: %s",
 			       pid, strerror(errno));
-	return 0;
+	if (a->first_pid <= 0)
+		a->first_pid = pid;
+	return watch_opens(a, st);
 }
 
 int agent_remove(const char *id, struct al_status *st)
@@ -361,7 +363,7 @@ int agent_remove(const char *id, struct al_status *st)
 	if (!a)
 		return st_fail(st, ST_AGENT_NOT_FOUND, "no agent %s", id);
 	release(a);
-	return refresh_open_audit(st);
+	return 0;
 }
 
 void agents_remove_all(void)
@@ -369,7 +371,6 @@ void agents_remove_all(void)
 	for (int i = 0; i < AL_MAX_AGENTS; i++)
 		if (agents[i].used)
 			release(&agents[i]);
-	progs_set_open_audit(bpf, false);
 }
 
 unsigned agents_tracked_count(void)
@@ -387,7 +388,10 @@ unsigned agents_tracked_count(void)
 
 bool agents_open_audit(void)
 {
-	return bpf->open_link != NULL;
+	for (int i = 0; i < AL_MAX_AGENTS; i++)
+		if (agents[i].used && agents[i].opens_watched && (agents[i].cfg.flags & AL_AGENT_AUDIT_ALLOWS))
+			return true;
+	return false;
 }
 
 void agents_note_exit(int pid, __u32 no)

@@ -24,6 +24,8 @@ struct al_agent_rec {
 	struct al_policy policy;
 	bool attached[AL_CGROUP_PROGS];
 	bool killed; /* a kill has been reported */
+	int first_pid;      /* its first tracked process: the mount namespace watched for opens */
+	bool opens_watched; /* its mounts are marked (opens.h) */
 };
 
 void agents_init(struct al_bpf *b);
@@ -41,7 +43,7 @@ struct al_agent_rec *agent_of_pid(int pid);
 void agents_note_exit(int pid, __u32 no);
 unsigned agents_count(void);
 unsigned agents_tracked_count(void);
-/* Is the file-open audit hook attached? */
+/* Are the opens of some agent audited (opens.h)? */
 bool agents_open_audit(void);
 
 /*

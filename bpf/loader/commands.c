@@ -8,6 +8,7 @@
 #include "agents.h"
 #include "events.h"
 #include "json.h"
+#include "opens.h"
 
 static const struct kaudit *kaudit;
 static struct ring_buffer *ring;
@@ -83,6 +84,7 @@ static void handle(const struct jval *req, struct jw *w)
 			return reply_error(w, &st);
 		/* the agent's last records go out before its number can be reused */
 		events_drain(ring);
+		opens_read();
 		if (agent_remove(id, &st))
 			return reply_error(w, &st);
 	} else {

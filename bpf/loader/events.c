@@ -10,7 +10,7 @@
 #include "airlock_maps.h"
 #include "json.h"
 
-static unsigned long long lost_total;
+static unsigned long long lost_total, lost_elsewhere;
 
 static size_t base64(const unsigned char *in, size_t n, char *out)
 {
@@ -56,16 +56,12 @@ static void act(const struct al_hdr *h, const void *data, size_t size)
 		agent_kill(a, reason, t->pid, h->time_ns, t->flags & AL_F_KILLED);
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+void events_forward(const void *data, size_t size)
 {
 	const struct al_hdr *h = data;
 	char *b64;
 	struct jw w;
 
-	if (size < sizeof(*h))
-		return 0;
-	/* act first: a full stdout pipe must not delay a kill */
-	act(h, data, size);
 	/* the part in use (exec and open records end after their string) */
 	if (h->size >= sizeof(*h) && h->size < size)
 		size = h->size;
@@ -78,6 +74,15 @@ static int on_record(void *ctx, void *data, size_t size)
 		jw_end(&w);
 		free(b64);
 	}
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	if (size < sizeof(struct al_hdr))
+		return 0;
+	/* act first: a full stdout pipe must not delay a kill */
+	act(data, data, size);
+	events_forward(data, size);
 	return 0;
 }
 
@@ -89,6 +94,11 @@ struct ring_buffer *events_open(const struct al_bpf *b)
 int events_drain(struct ring_buffer *rb)
 {
 	return ring_buffer__consume(rb);
+}
+
+void events_add_lost(unsigned long long n)
+{
+	lost_elsewhere += n;
 }
 
 unsigned long long events_lost_total(void)
@@ -112,6 +122,7 @@ void events_check_lost(const struct al_bpf *b)
 		for (int i = 0; i < ncpu; i++)
 			sum += vals[i];
 	free(vals);
+	sum += lost_elsewhere;
 	if (sum <= lost_total)
 		return;
 	jw_begin(&w);

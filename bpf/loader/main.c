@@ -38,6 +38,7 @@
 #include "events.h"
 #include "json.h"
 #include "kaudit.h"
+#include "opens.h"
 #include "probe.h"
 #include "progs.h"
 
@@ -51,7 +52,7 @@
 #define BUSY_TICK_MS 2
 #define AUDIT_WATCH_MS 1000
 
-enum { SRC_STDIN, SRC_RING, SRC_AUDIT, SRC_SIGNAL };
+enum { SRC_STDIN, SRC_RING, SRC_AUDIT, SRC_OPENS, SRC_SIGNAL };
 
 struct line_reader {
 	char *buf;
@@ -141,7 +142,7 @@ static int serve(void)
 	struct kaudit ka = { .fd = -1 };
 	struct line_reader lr = {};
 	sigset_t mask;
-	int ep = -1, sfd = -1, err, rc = 1;
+	int ep = -1, sfd = -1, opens = -1, err, rc = 1;
 	bool running = true, busy = false;
 	unsigned long long now, last_tick = mono_ms(), last_watch = last_tick;
 	struct jw w;
@@ -165,6 +166,7 @@ static int serve(void)
 		goto out;
 	}
 	kaudit_open(&ka, rb);
+	opens = opens_open(rb); /* without it, only agents that do not audit allows can run */
 	commands_init(&ka, rb);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
@@ -173,7 +175,7 @@ static int serve(void)
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	if (sfd < 0 || ep < 0 || add_fd(ep, STDIN_FILENO, SRC_STDIN) ||
 	    add_fd(ep, ring_buffer__epoll_fd(rb), SRC_RING) || add_fd(ep, sfd, SRC_SIGNAL) ||
-	    (ka.fd >= 0 && add_fd(ep, ka.fd, SRC_AUDIT))) {
+	    (ka.fd >= 0 && add_fd(ep, ka.fd, SRC_AUDIT)) || (opens >= 0 && add_fd(ep, opens, SRC_OPENS))) {
 		fatal_line("setting up the event loop", errno);
 		goto out;
 	}
@@ -201,6 +203,9 @@ static int serve(void)
 				break;
 			case SRC_AUDIT:
 				kaudit_read(&ka);
+				break;
+			case SRC_OPENS:
+				opens_read();
 				break;
 			case SRC_SIGNAL:
 				running = false;
@@ -231,6 +236,7 @@ out:
 	if (bpf.egress)
 		agents_remove_all();
 	kaudit_close(&ka);
+	opens_close();
 	ring_buffer__free(rb);
 	progs_destroy(&bpf);
 	if (ep >= 0)

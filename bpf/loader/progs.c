@@ -44,7 +44,6 @@ int progs_load(struct al_bpf *b)
 	err = err ?: bpf_map__reuse_fd(a->maps.stats, bpf_map__fd(e->maps.stats));
 	if (err)
 		return err;
-	bpf_program__set_autoattach(a->progs.al_open_exit, false);
 	err = audit_bpf__load(a);
 	err = err ?: audit_bpf__attach(a);
 	if (err)
@@ -74,23 +73,8 @@ int progs_load(struct al_bpf *b)
 	return 0;
 }
 
-int progs_set_open_audit(struct al_bpf *b, bool on)
-{
-	if (on && !b->open_link) {
-		b->open_link = bpf_program__attach(b->audit->progs.al_open_exit);
-		if (!b->open_link)
-			return -errno;
-	} else if (!on && b->open_link) {
-		bpf_link__destroy(b->open_link);
-		b->open_link = NULL;
-	}
-	return 0;
-}
-
 void progs_destroy(struct al_bpf *b)
 {
-	bpf_link__destroy(b->open_link);
-	b->open_link = NULL;
 	audit_bpf__destroy(b->audit);
 	egress_bpf__destroy(b->egress);
 	b->audit = NULL;

@@ -18,7 +18,6 @@ struct al_cgroup_prog {
 struct al_bpf {
 	struct egress_bpf *egress;
 	struct audit_bpf *audit;
-	struct bpf_link *open_link; /* al_open_exit, attached on demand */
 	struct al_cgroup_prog cgroup[AL_CGROUP_PROGS];
 	int agents_fd, egress4_fd, egress6_fd, tracked_fd, stats_fd, events_fd;
 };
@@ -26,7 +25,5 @@ struct al_bpf {
 /* Loads both objects and attaches the process-tree hooks. Returns 0 or -errno. */
 int progs_load(struct al_bpf *b);
 void progs_destroy(struct al_bpf *b);
-/* Attaches or detaches the file-open audit hook. Returns 0 or -errno. */
-int progs_set_open_audit(struct al_bpf *b, bool on);
 
 #endif

@@ -5,8 +5,9 @@
 # Prints, against the same loop with no loader in the same run (medians of
 # ROUNDS interleaved rounds of N open+close pairs each):
 #   host, loader + agents (allows not audited)   target <= 1.02
-#   host, loader + an agent auditing allows      the file-open hook is attached
+#   host, loader + an agent auditing allows      its mounts marked (fanotify)  target <= 1.02
 #   agent, auditing allows (tracked, every open reported)
+# Agents run in a mount namespace of their own (unshare), as the launcher's do.
 # and the latency of add-agent (one loader for all agents) against starting
 # a loader (what a loader per agent would pay each time).
 #   ROUNDS=7 N=200000
@@ -21,14 +22,15 @@ work=$(mktemp -d)
 cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 cgq="$cg2/airlock-bench-$$-quiet"
 cga="$cg2/airlock-bench-$$-audit"
+cgs="$cg2/airlock-bench-$$-sleeper"
 cleanup() {
   [[ -n ${LPID:-} ]] && kill "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null || true
-  for d in "$cgq" "$cga"; do [[ -d $d ]] && { echo 1 > "$d/cgroup.kill"; sleep 0.1; rmdir "$d"; }; done
+  for d in "$cgq" "$cga" "$cgs"; do [[ -d $d ]] && { echo 1 > "$d/cgroup.kill"; sleep 0.1; rmdir "$d"; }; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 cc -O2 -o "$work/loop" test/bench/bpf-openclose.c
-mkdir "$cgq" "$cga"
+mkdir "$cgq" "$cga" "$cgs"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 minimum() { sort -n | head -1; }
@@ -62,33 +64,46 @@ done
 printf 'loader start (load + verify + attach, per loader): median %s us\n' "$(printf '%s\n' "${starts[@]}" | median)"
 printf 'add-agent on a running loader:                     median %s us\n' "$(printf '%s\n' "${adds[@]}" | median)"
 
-# the loop as the agent runs it: in its cgroup, tracked before it execs
-run_in_agent() {
+# starts argv in cgroup $1 and a mount namespace of its own, blocked until
+# "go" on $work/go; its pid in $gate
+start_in_agent() {
+  local cg=$1
+  shift
   rm -f "$work/go"; mkfifo "$work/go"
-  sh -c 'echo $$ > "$1/cgroup.procs"; read _ < "$2"; exec "$3" "$4"' gate "$cga" "$work/go" "$work/loop" "$N" > "$work/agent" &
-  local gate=$!
-  until grep -qx "$gate" "$cga/cgroup.procs" 2>/dev/null; do sleep 0.0005; done
+  unshare --mount --propagation slave sh -c 'echo $$ > "$1/cgroup.procs"; read _ < "$2"; shift 2; exec "$@"' gate "$cg" "$work/go" "$@" > "$work/agent" &
+  gate=$!
+  until grep -qx "$gate" "$cg/cgroup.procs" 2>/dev/null; do sleep 0.0005; done
+}
+# the loop as the agent runs it: in its cgroup and namespace, tracked before it execs
+run_in_agent() {
+  start_in_agent "$cga" "$work/loop" "$N" > /dev/null
   request "$1" "{\"cmd\":\"track-pid\",\"seq\":$1,\"id\":\"a\",\"pid\":$gate}"
   echo go > "$work/go"
   wait "$gate"
-  cat "$work/agent"
 }
-
 declare -a none quiet hooked agent
 for r in $(seq "$ROUNDS"); do
   none+=("$("$work/loop" "$N")")
   start_loader
   request 1 "{\"cmd\":\"add-agent\",\"seq\":1,\"id\":\"q\",\"cgroup\":\"$cgq\",\"policy\":$(policy false)}"
   quiet+=("$("$work/loop" "$N")")
-  request 2 "{\"cmd\":\"add-agent\",\"seq\":2,\"id\":\"a\",\"cgroup\":\"$cga\",\"policy\":$(policy true)}"
+  # an agent auditing allows, watched and running (asleep) while the host loops
+  request 2 "{\"cmd\":\"add-agent\",\"seq\":2,\"id\":\"s\",\"cgroup\":\"$cgs\",\"policy\":$(policy true)}"
+  start_in_agent "$cgs" sleep 600
+  sleeper=$gate
+  request 3 "{\"cmd\":\"track-pid\",\"seq\":3,\"id\":\"s\",\"pid\":$sleeper}"
+  echo go > "$work/go"
   hooked+=("$("$work/loop" "$N")")
-  agent+=("$(run_in_agent 3)")
-  request 4 '{"cmd":"ping","seq":4}'
+  request 4 "{\"cmd\":\"add-agent\",\"seq\":4,\"id\":\"a\",\"cgroup\":\"$cga\",\"policy\":$(policy true)}"
+  run_in_agent 5
+  agent+=("$(cat "$work/agent")")
+  request 6 '{"cmd":"ping","seq":6}'
   reported=$(grep -c '"event":"bpf"' "$work/out" || true)
-  lost=$(grep -o '"seq":4,[^}]*' "$work/out" | grep -o '"lost":[0-9]*' | cut -d: -f2)
+  lost=$(grep -o '"seq":6,[^}]*' "$work/out" | grep -o '"lost":[0-9]*' | cut -d: -f2)
+  echo 1 > "$cgs/cgroup.kill"
+  wait "$sleeper" 2>/dev/null || true
   stop_loader
 done
-
 # medians, and minimums (steadier when other work shares the machine)
 m_none=$(printf '%s\n' "${none[@]}" | median)
 n_none=$(printf '%s\n' "${none[@]}" | minimum)
@@ -103,6 +118,6 @@ report() {
 echo "open+close, $ROUNDS rounds x $N:"
 report 'host, no loader' none
 report 'host, loader + agent (allows not audited)' quiet
-report 'host, loader + agent auditing allows (open hook)' hooked
+report 'host, loader + agent auditing allows (marked)' hooked
 report 'agent auditing allows (every open reported)' agent
-echo "last round: $reported events forwarded, $lost lost to a full ring buffer"
+echo "last round: $reported events forwarded, $lost lost (full ring buffer or fanotify queue)"

@@ -45,12 +45,12 @@ afterAll(async () => {
 });
 
 /** Registers an agent and starts argv in it, tracked from before its first exec. */
-async function run(policy: CompiledPolicy, argv: string[]): Promise<{ id: string; cg: TestCgroup; proc: Started }> {
+async function run(policy: CompiledPolicy, argv: string[], options: { mountNamespace?: boolean } = {}): Promise<{ id: string; cg: TestCgroup; proc: Started }> {
   const id = `audit-${process.pid}-${n++}`;
   const cg = TestCgroup.create('audit');
   agents.push({ id, cg });
   await loader.addAgent(id, cg.path, policy);
-  const proc = await startBlocked(cg, argv);
+  const proc = await startBlocked(cg, argv, options);
   await loader.trackPid(id, proc.pid);
   proc.go();
   return { id, cg, proc };
@@ -100,23 +100,35 @@ describe('process tree', () => {
 });
 
 describe('file opens', () => {
-  it('are audited while an agent audits allows: the hook is attached only then, and only that agent is reported', async () => {
+  it('are audited while an agent audits allows, through marks on its own mounts: only that agent is reported, with the paths it opened', async () => {
     expect((await loader.ping()).openAudit).toBe(false);
-    const script = 'import os\nfor p in ["/etc/hostname", "/nonexistent-airlock"]:\n  try: open(p).close()\n  except OSError: pass\n';
-    const quiet = await run(testPolicy({}), [PYTHON, '-c', script]);
-    const loud = await run(testPolicy({}, { audit: { allows: true } }), [PYTHON, '-c', script]);
+    const script = 'import os\nfor p in ["/nonexistent-airlock", "/etc/hostname"]:\n  try: open(p).close()\n  except OSError: pass\n';
+    const quiet = await run(testPolicy({}), [PYTHON, '-c', script], { mountNamespace: true });
+    const loud = await run(testPolicy({}, { audit: { allows: true } }), [PYTHON, '-c', script], { mountNamespace: true });
     expect((await loader.ping()).openAudit).toBe(true);
     await Promise.all([quiet.proc.exited, loud.proc.exited]);
-    await waitFor('the open events', () => bpfEvents(loud.id).some((e) => e.type === 'open' && e.path === '/nonexistent-airlock'));
+    await waitFor('the open events', () => bpfEvents(loud.id).some((e) => e.type === 'open' && e.path === '/etc/hostname'));
     const opens = bpfEvents(loud.id).filter((e) => e.type === 'open');
-    expect(opens.find((e) => e.path === '/etc/hostname')).toMatchObject({ pid: loud.proc.pid, comm: 'python3' });
-    expect(opens.find((e) => e.path === '/etc/hostname')!.type === 'open' && (opens.find((e) => e.path === '/etc/hostname') as { ret: number }).ret).toBeGreaterThanOrEqual(0);
-    expect(opens.find((e) => e.path === '/nonexistent-airlock')).toMatchObject({ ret: -2 });
+    expect(opens.find((e) => e.path === '/etc/hostname')).toMatchObject({ pid: loud.proc.pid, comm: 'python3', ret: 0 });
+    expect(opens.some((e) => e.path === PYTHON || e.path.startsWith('/usr/lib/'))).toBe(true); // the interpreter's own files too
+    expect(opens.some((e) => e.path === '/nonexistent-airlock')).toBe(false); // a failed open is no allow
     expect(bpfEvents(quiet.id).filter((e) => e.type === 'open')).toEqual([]);
     await loader.removeAgent(loud.id);
     agents.splice(agents.findIndex((a) => a.id === loud.id), 1);
     await loud.cg.destroy();
     expect((await loader.ping()).openAudit).toBe(false);
+  });
+
+  it("are refused for a process that shares the host's mount namespace: watching its mounts would audit the whole host", async () => {
+    const id = `audit-${process.pid}-${n++}`;
+    const cg = TestCgroup.create('audit');
+    agents.push({ id, cg });
+    await loader.addAgent(id, cg.path, testPolicy({}, { audit: { allows: true } }));
+    const proc = await startBlocked(cg, ['/bin/true']);
+    await expect(loader.trackPid(id, proc.pid)).rejects.toMatchObject({ code: 'BPF_ATTACH', message: expect.stringContaining("host's mount namespace") });
+    expect((await loader.ping()).openAudit).toBe(false);
+    proc.go();
+    await proc.exited;
   });
 });
 

@@ -91,8 +91,11 @@ export interface Started {
  * Starts argv blocked inside `cg`: a shell already in the cgroup waits on
  * stdin, so the test can register its pid before it runs anything.
  */
-export async function startBlocked(cg: TestCgroup | undefined, argv: string[]): Promise<Started> {
-  const child = spawn('/bin/sh', ['-c', 'read _ && exec "$@"', 'gate', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function startBlocked(cg: TestCgroup | undefined, argv: string[], options: { mountNamespace?: boolean } = {}): Promise<Started> {
+  // an agent's opens are audited only in a mount namespace of its own (the launcher makes one)
+  const gate = ['/bin/sh', '-c', 'read _ && exec "$@"', 'gate', ...argv];
+  const [file, ...args] = options.mountNamespace ? ['unshare', '--mount', '--propagation', 'slave', ...gate] : gate;
+  const child = spawn(file!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -121,7 +124,8 @@ export interface ProbeRun {
 
 /** Runs the probe client in `cg` (outside any agent when undefined), registered with `register` first. */
 export async function probe(cg: TestCgroup | undefined, ops: ProbeOp[], register?: (pid: number) => Promise<void>): Promise<ProbeRun & Started> {
-  const s = await startBlocked(cg, [PYTHON, NETPROBE, JSON.stringify(ops)]);
+  // an agent's process has a mount namespace of its own, as under the launcher
+  const s = await startBlocked(cg, [PYTHON, NETPROBE, JSON.stringify(ops)], { mountNamespace: register !== undefined });
   if (register) await register(s.pid);
   s.go();
   const { code, signal } = await s.exited;
@@ -231,7 +235,7 @@ export function loadedPrograms(): string[] {
   return (JSON.parse(out) as Array<{ name?: string }>).map((p) => p.name ?? '');
 }
 
-export const OUR_PROGRAMS = ['al_connect4', 'al_connect6', 'al_sendmsg4', 'al_sendmsg6', 'al_sock_create', 'al_fork', 'al_exec', 'al_exit', 'al_open_exit'];
+export const OUR_PROGRAMS = ['al_connect4', 'al_connect6', 'al_sendmsg4', 'al_sendmsg6', 'al_sock_create', 'al_fork', 'al_exec', 'al_exit'];
 
 /** Alive and not a zombie. */
 export function isRunning(pid: number): boolean {
