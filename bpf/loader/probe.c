@@ -2,8 +2,10 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/fanotify.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -106,6 +108,11 @@ int probe_run(void)
 	err = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_send_signal_task", BTF_KIND_FUNC) > 0 ? 0 : ENOENT;
 	put_result(&w, "kill_in_kernel", err,
 		   err ? "no bpf_send_signal_task kfunc (Linux < 6.13): the loader kills through cgroup.kill" : NULL);
+	/* the file-open audit of agents that audit allows (opens.h) */
+	err = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+	put_result(&w, "fanotify", err < 0 ? errno : 0, NULL);
+	if (err >= 0)
+		close(err);
 	err = kaudit_status(&enabled, &daemon);
 	jw_open(&w, "kernel_audit");
 	jw_bool(&w, "ok", err == 0);

@@ -12,7 +12,7 @@ import type { CheckGroup, CheckResult, DoctorContext } from './types.js';
 const PROGRAM_TYPES: Array<[keyof BpfProbe['programs'], string, boolean]> = [
   ['cgroup_sock_addr', 'egress by address and port (connect4/6, sendmsg4/6)', true],
   ['cgroup_sock_create', 'socket kinds (sock_create)', true],
-  ['tp_btf', 'process tree, file-open audit, kill on violation (tp_btf)', true],
+  ['tp_btf', 'process tree, kill on violation (tp_btf)', true],
   ['raw_tp', 'raw tracepoints', false],
   ['lsm', 'BPF LSM programs (not used: a later layer where kernels allow them)', false],
 ];
@@ -50,6 +50,9 @@ export const ebpfChecks: CheckGroup = {
       p.killInKernel.ok
         ? { id: 'ebpf.kill-in-kernel', status: 'pass', message: 'bpf_send_signal_task: a denied connect kills its caller before the syscall returns' }
         : { id: 'ebpf.kill-in-kernel', status: 'warn', message: 'no bpf_send_signal_task: killing agents are ended through cgroup.kill, a moment after the denial', hint: 'Linux 6.13 or later kills in the kernel.' },
+      p.fileOpenAudit.ok
+        ? { id: 'ebpf.file-open-audit', status: 'pass', message: "fanotify works: an agent auditing allows (production) has its file opens audited through marks on its own mounts" }
+        : { id: 'ebpf.file-open-audit', status: 'warn', message: `fanotify does not work (${p.fileOpenAudit.error ?? 'refused'}): agents whose policy audits allows (production) are refused`, hint: 'Use a kernel built with CONFIG_FANOTIFY=y.' },
     );
     return results;
   },

@@ -227,6 +227,7 @@ describe('probe', () => {
     expect(p.programs.raw_tp.ok).toBe(true);
     expect(p.programs.lsm).toMatchObject({ ok: false, errno: 1 });
     expect(p.ringbuf.ok).toBe(true);
+    expect(p.fileOpenAudit.ok).toBe(true);
     expect(p.usable).toBe(true);
     await expect(probeBpf({ path: '/nonexistent/airlock-bpf' })).rejects.toMatchObject({ code: 'BPF_LOADER_MISSING' });
   });

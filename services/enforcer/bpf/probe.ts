@@ -28,6 +28,8 @@ export interface BpfProbe {
   ringbuf: ProbeResult;
   /** bpf_send_signal_task: the cgroup programs kill a violating process themselves. */
   killInKernel: ProbeResult;
+  /** fanotify: the allowed file opens of agents whose policy audits allows (production). */
+  fileOpenAudit: ProbeResult;
   /** The kernel audit subsystem, through which Landlock and seccomp denials reach the loader. */
   kernelAudit: { ok: boolean; error?: string; enabled: boolean; daemonPid: number };
   /** Everything the eBPF layer needs (cgroup socket programs, tp_btf, ring buffer, BTF) loads. */
@@ -59,6 +61,7 @@ export async function probeBpf(options: { path?: string; timeoutMs?: number } = 
     programs: Record<ProgramType, ProbeResult>;
     ringbuf: ProbeResult;
     kill_in_kernel: ProbeResult;
+    fanotify: ProbeResult;
     kernel_audit: BpfProbe['kernelAudit'];
   };
   try {
@@ -72,6 +75,7 @@ export async function probeBpf(options: { path?: string; timeoutMs?: number } = 
     programs: p,
     ringbuf: raw.ringbuf,
     killInKernel: raw.kill_in_kernel,
+    fileOpenAudit: raw.fanotify,
     kernelAudit: raw.kernel_audit,
     usable: raw.btf.ok && raw.ringbuf.ok && p.cgroup_sock_addr.ok && p.cgroup_sock_create.ok && p.tp_btf.ok,
   };
