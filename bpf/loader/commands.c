@@ -84,7 +84,7 @@ static void handle(const struct jval *req, struct jw *w)
 			return reply_error(w, &st);
 		/* the agent's last records go out before its number can be reused */
 		events_drain(ring);
-		opens_read();
+		opens_read(true);
 		if (agent_remove(id, &st))
 			return reply_error(w, &st);
 	} else {

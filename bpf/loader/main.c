@@ -51,8 +51,15 @@
 #define TICK_MS 50
 #define BUSY_TICK_MS 2
 #define AUDIT_WATCH_MS 1000
+/*
+ * Opens are read in batches while an agent's are audited: an open identical
+ * to one still queued (the same process, the same file) is merged into it by
+ * fanotify, so a loop over one file costs one record per batch, not one per
+ * open.
+ */
+#define OPENS_BATCH_MS 10
 
-enum { SRC_STDIN, SRC_RING, SRC_AUDIT, SRC_OPENS, SRC_SIGNAL };
+enum { SRC_STDIN, SRC_RING, SRC_AUDIT, SRC_SIGNAL };
 
 struct line_reader {
 	char *buf;
@@ -142,9 +149,9 @@ static int serve(void)
 	struct kaudit ka = { .fd = -1 };
 	struct line_reader lr = {};
 	sigset_t mask;
-	int ep = -1, sfd = -1, opens = -1, err, rc = 1;
-	bool running = true, busy = false;
-	unsigned long long now, last_tick = mono_ms(), last_watch = last_tick;
+	int ep = -1, sfd = -1, err, rc = 1;
+	bool running = true, busy = false, watching = false;
+	unsigned long long now, last_tick = mono_ms(), last_watch = last_tick, last_opens = last_tick;
 	struct jw w;
 
 	sigemptyset(&mask);
@@ -166,7 +173,7 @@ static int serve(void)
 		goto out;
 	}
 	kaudit_open(&ka, rb);
-	opens = opens_open(rb); /* without it, only agents that do not audit allows can run */
+	opens_open(rb); /* without it, only agents that do not audit allows can run */
 	commands_init(&ka, rb);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
@@ -175,7 +182,7 @@ static int serve(void)
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	if (sfd < 0 || ep < 0 || add_fd(ep, STDIN_FILENO, SRC_STDIN) ||
 	    add_fd(ep, ring_buffer__epoll_fd(rb), SRC_RING) || add_fd(ep, sfd, SRC_SIGNAL) ||
-	    (ka.fd >= 0 && add_fd(ep, ka.fd, SRC_AUDIT)) || (opens >= 0 && add_fd(ep, opens, SRC_OPENS))) {
+	    (ka.fd >= 0 && add_fd(ep, ka.fd, SRC_AUDIT))) {
 		fatal_line("setting up the event loop", errno);
 		goto out;
 	}
@@ -192,7 +199,7 @@ static int serve(void)
 
 	while (running) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, busy ? BUSY_TICK_MS : TICK_MS);
+		int n = epoll_wait(ep, evs, 8, busy ? BUSY_TICK_MS : watching ? OPENS_BATCH_MS : TICK_MS);
 
 		if (n < 0 && errno != EINTR)
 			break;
@@ -204,9 +211,6 @@ static int serve(void)
 			case SRC_AUDIT:
 				kaudit_read(&ka);
 				break;
-			case SRC_OPENS:
-				opens_read();
-				break;
 			case SRC_SIGNAL:
 				running = false;
 				break;
@@ -216,9 +220,14 @@ static int serve(void)
 		}
 		/* every wake-up and every tick: records submitted without a wake-up too */
 		busy = events_drain(rb) > 0;
+		now = mono_ms();
+		watching = agents_open_audit();
+		if (watching && now - last_opens >= OPENS_BATCH_MS) {
+			last_opens = now;
+			opens_read(false);
+		}
 		/* one write for all the lines of this turn: replies go out before we sleep */
 		fflush(stdout);
-		now = mono_ms();
 		if (now - last_tick >= TICK_MS) {
 			last_tick = now;
 			events_check_lost(&bpf);

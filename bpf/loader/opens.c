@@ -18,6 +18,9 @@
 #include "events.h"
 #include "json.h"
 
+/* 65536 / 24: up to ~10k events a batch */
+#define OPENS_READS_PER_BATCH 4
+
 static int group = -1;
 static struct ring_buffer *ring;
 
@@ -162,13 +165,17 @@ static void forward(const struct fanotify_event_metadata *m, struct al_agent_rec
 	events_forward(&e, e.hdr.size);
 }
 
-void opens_read(void)
+void opens_read(bool all)
 {
-	char buf[16384] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	static char buf[65536] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 
 	if (group < 0)
 		return;
-	for (;;) {
+	/*
+	 * A batch reads what is queued, not what arrives while it is read: those
+	 * wait for the next batch, where the kernel has merged the repeated ones.
+	 */
+	for (int reads = 0; all || reads < OPENS_READS_PER_BATCH; reads++) {
 		ssize_t n = read(group, buf, sizeof(buf));
 		const struct fanotify_event_metadata *m = (const void *)buf;
 

@@ -21,6 +21,7 @@
 #ifndef AL_OPENS_H
 #define AL_OPENS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <bpf/libbpf.h>
 
@@ -35,7 +36,10 @@ void opens_close(void);
  * the reason in `why`.
  */
 int opens_watch(int pid, char *why, size_t whylen);
-/* Reads the queued events and forwards those of agents that audit allows. */
-void opens_read(void);
+/*
+ * Reads queued events and forwards those of agents that audit allows: a
+ * batch's worth, or (`all`) until the queue is empty.
+ */
+void opens_read(bool all);
 
 #endif

@@ -5,7 +5,7 @@
  * subsystem, and on_violation: kill ending the whole tree.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,25 @@ describe('file opens', () => {
     agents.splice(agents.findIndex((a) => a.id === loud.id), 1);
     await loud.cg.destroy();
     expect((await loader.ping()).openAudit).toBe(false);
+  });
+
+  it('each distinct open is reported; the same open repeated while queued is merged by the kernel', async () => {
+    const dir = join(bin, 'opens');
+    mkdirSync(dir);
+    const names = Array.from({ length: 300 }, (_, i) => `f${i}`);
+    for (const name of names) writeFileSync(join(dir, name), '');
+    const script = `import os\nfor n in ${JSON.stringify(names)}: open(os.path.join(${JSON.stringify(dir)}, n)).close()\nfor i in range(5000): open("/etc/hostname").close()\n`;
+    const loud = await run(testPolicy({}, { audit: { allows: true } }), [PYTHON, '-c', script], { mountNamespace: true });
+    expect((await loud.proc.exited).code).toBe(0);
+    await loader.removeAgent(loud.id); // drains what is still queued
+    agents.splice(agents.findIndex((a) => a.id === loud.id), 1);
+    await loud.cg.destroy();
+    const paths = bpfEvents(loud.id).flatMap((e) => (e.type === 'open' ? [e.path] : []));
+    expect(names.filter((name) => !paths.includes(join(dir, name)))).toEqual([]);
+    const repeated = paths.filter((p) => p === '/etc/hostname').length;
+    expect(repeated).toBeGreaterThanOrEqual(1);
+    expect(repeated).toBeLessThan(5000);
+    console.log(`5000 opens of one file: ${repeated} records`);
   });
 
   it("are refused for a process that shares the host's mount namespace: watching its mounts would audit the whole host", async () => {
