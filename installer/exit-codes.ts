@@ -8,7 +8,7 @@ import {
   BundleInputError,
   BundlePayloadError,
   BundleTrustError,
-} from '../bundle/index.js';
+} from '../bundle/errors.js';
 
 export const ExitCode = {
   OK: 0,
