@@ -15,6 +15,7 @@
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 
+#include "airlock_events.h"
 #include "json.h"
 #include "opens.h"
 
@@ -23,7 +24,7 @@ static struct al_agent_rec agents[AL_MAX_AGENTS];
 static bool slot_used[AL_MAX_SLOTS];
 
 #define EXIT_CACHE 1024
-static struct { int pid; __u32 no; } exits[EXIT_CACHE];
+static struct { int pid; __u32 no; char comm[AL_COMM_LEN]; } exits[EXIT_CACHE];
 static unsigned exits_next;
 
 void agents_init(struct al_bpf *b)
@@ -394,11 +395,26 @@ bool agents_open_audit(void)
 	return false;
 }
 
-void agents_note_exit(int pid, __u32 no)
+void agents_note_exit(int pid, __u32 no, const char *comm)
 {
 	exits[exits_next % EXIT_CACHE].pid = pid;
 	exits[exits_next % EXIT_CACHE].no = no;
+	snprintf(exits[exits_next % EXIT_CACHE].comm, AL_COMM_LEN, "%s", comm);
 	exits_next++;
+}
+
+bool agents_exited_comm(int pid, char *comm)
+{
+	/* newest first: a pid may have been reused */
+	for (unsigned i = 1; i <= EXIT_CACHE && i <= exits_next; i++) {
+		unsigned k = (exits_next - i) % EXIT_CACHE;
+
+		if (exits[k].pid == pid) {
+			memcpy(comm, exits[k].comm, AL_COMM_LEN);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Is `pid` in the cgroup v2 directory of `a`? ("0::/x/y" in /proc/<pid>/cgroup) */

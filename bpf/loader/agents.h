@@ -39,8 +39,10 @@ void agents_remove_all(void);
 struct al_agent_rec *agent_by_no(__u32 no);
 /* The agent a process belongs to: tracked, recently exited, or by its cgroup. */
 struct al_agent_rec *agent_of_pid(int pid);
-/* Remembers an exited tracked process so late kernel audit records still find it. */
-void agents_note_exit(int pid, __u32 no);
+/* Remembers an exited tracked process so late kernel audit records and opens still find it. */
+void agents_note_exit(int pid, __u32 no, const char *comm);
+/* The name of a recently exited tracked process (AL_COMM_LEN bytes), if known. */
+bool agents_exited_comm(int pid, char *comm);
 unsigned agents_count(void);
 unsigned agents_tracked_count(void);
 /* Are the opens of some agent audited (opens.h)? */

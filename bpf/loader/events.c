@@ -39,7 +39,7 @@ static void act(const struct al_hdr *h, const void *data, size_t size)
 	if (size < sizeof(*h) + sizeof(*t))
 		return;
 	if (h->op == AL_OP_EXIT) {
-		agents_note_exit(t->pid, h->agent);
+		agents_note_exit(t->pid, h->agent, t->comm);
 		return;
 	}
 	if (h->op == AL_OP_CONNECT && size >= sizeof(struct al_connect_event)) {

@@ -119,12 +119,15 @@ int opens_watch(int pid, char *why, size_t whylen)
 	return err;
 }
 
+/* Its name now, or at its exit when it is gone (the batch may come after). */
 static void read_comm(int pid, char *comm)
 {
 	char path[64];
 	ssize_t n;
 	int fd;
 
+	if (agents_exited_comm(pid, comm))
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, comm, AL_COMM_LEN - 1) : -1;
