@@ -99,12 +99,17 @@ int opens_watch(int pid, char *why, size_t whylen)
 		if (!mount_point || mount_point[0] != '/')
 			continue;
 		unescape(mount_point);
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mount_point);
+		if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mount_point) >= sizeof(path)) {
+			err = -ENAMETOOLONG;
+			snprintf(why, whylen, "mount point too long: %.64s...", mount_point);
+			break;
+		}
 		/* its own copy of the mount: the path resolves in the agent's namespace */
-		if (fanotify_mark(group, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN, AT_FDCWD, path) == 0) {
+		if (fanotify_mark(group, FAN_MARK_ADD | FAN_MARK_MOUNT | FAN_MARK_DONT_FOLLOW, FAN_OPEN,
+				  AT_FDCWD, path) == 0) {
 			marked++;
 		} else if (errno != ENOENT && errno != ENOTDIR) {
-			/* (a mount point under another mount is hidden from the agent too) */
+			/* (ENOENT: a mount point under a masked folder, out of the agent's reach too) */
 			err = -errno;
 			snprintf(why, whylen, "marking %s: %s", mount_point, strerror(errno));
 			break;
