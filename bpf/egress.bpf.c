@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Egress policy for agents: cgroup/connect4, connect6, sendmsg4, sendmsg6
- * and sock_create, attached to each agent's cgroup v2 directory.
+ * Egress policy for agents: cgroup/connect4, connect6, sendmsg4, sendmsg6,
+ * sock_create and the UNIX socket hooks (connect_unix, sendmsg_unix),
+ * attached to each agent's cgroup v2 directory.
  *
  * Returning 0 makes the caller's syscall fail with EPERM. The decision:
  *   1. the caller's cgroup id finds the agent (none: deny, fail closed);
@@ -18,6 +19,7 @@
 #include "airlock_common.bpf.h"
 #include <bpf/bpf_endian.h>
 
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define SOCK_STREAM 1
@@ -234,6 +236,94 @@ SEC("cgroup/sendmsg6")
 int al_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return check(ctx, AL_HOOK_SENDMSG6, true);
+}
+
+/*
+ * Pathname UNIX sockets: Landlock scopes abstract sockets but has no right
+ * for connecting to a pathname one, so a host socket the agent's uid may
+ * write (/dev/log, the D-Bus system bus) would be open to every agent. No
+ * policy reaches one: connect and sendmsg to a pathname are denied, except
+ * the name-service sockets libc probes on every user lookup (nscd; systemd's
+ * userdb), which only answer questions /etc/passwd answers too, and which
+ * fail quietly where nothing listens. Abstract and unnamed addresses pass
+ * (Landlock decides). The path is the caller's string: a relative one never
+ * matches the exceptions.
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+static __always_inline bool starts_with(const char *path, __u32 len, const char *prefix, __u32 n, bool whole)
+{
+	if (len < n || (whole && len != n && path[n] != 0))
+		return false;
+	for (__u32 i = 0; i < n && i < AL_UNIX_PATH_LEN; i++)
+		if (path[i] != prefix[i])
+			return false;
+	return true;
+}
+
+static __always_inline int check_unix(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	/* on the stack: static strings trip libbpf 1.1's .rodata BTF fix-up */
+	const char NSCD[] = "/var/run/nscd/socket", NSCD_RUN[] = "/run/nscd/socket", USERDB[] = "/run/systemd/userdb/";
+	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct al_agent *a = bpf_map_lookup_elem(&agents, &cg);
+	struct al_unix_event *e;
+	__u8 reason = AL_REASON_UNIX_PATH;
+	__u32 len = sa->uaddrlen;
+	bool killed = false;
+
+	if (len <= sizeof(__u16))
+		return 1; /* unnamed: the kernel refuses it */
+	len -= sizeof(__u16);
+	if (len > AL_UNIX_PATH_LEN)
+		len = AL_UNIX_PATH_LEN;
+	e = al_reserve(sizeof(*e));
+	if (!e)
+		return 0; /* no room to report it: still denied */
+	/* the whole array (the kernel's copy of the address is a sockaddr_storage), then only the caller's bytes kept */
+	if (bpf_probe_read_kernel(e->path, sizeof(e->path), ((struct sockaddr_un *)sa->uaddr)->sun_path))
+		__builtin_memset(e->path, 0, sizeof(e->path));
+	for (__u32 i = 0; i < AL_UNIX_PATH_LEN; i++)
+		if (i >= len)
+			e->path[i] = 0;
+	if (e->path[0] == 0) {
+		bpf_ringbuf_discard(e, 0);
+		return 1; /* abstract: Landlock's scope decides */
+	}
+	if (a && (starts_with(e->path, len, NSCD, sizeof(NSCD) - 1, true) ||
+		  starts_with(e->path, len, NSCD_RUN, sizeof(NSCD_RUN) - 1, true) ||
+		  starts_with(e->path, len, USERDB, sizeof(USERDB) - 1, false))) {
+		bpf_ringbuf_discard(e, 0);
+		return 1;
+	}
+	if (!a)
+		reason = AL_REASON_UNKNOWN_AGENT;
+	else if (a->flags & AL_AGENT_KILL)
+		killed = kill_current();
+	al_fill(&e->hdr, &e->task, AL_OP_UNIX, sizeof(*e), a ? a->agent : 0);
+	e->task.flags = killed ? AL_F_KILLED : 0;
+	e->hook = hook;
+	e->verdict = AL_DENY;
+	e->reason = reason;
+	e->pad8 = 0;
+	e->path_len = len;
+	e->pad32 = 0;
+	al_submit(e, sizeof(*e), true);
+	return 0;
+}
+
+/* libbpf 1.1 has no section name for these: the loader sets their attach type. */
+SEC("cgroup/connect4")
+int al_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return check_unix(ctx, AL_HOOK_CONNECT_UNIX);
+}
+
+SEC("cgroup/sendmsg4")
+int al_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return check_unix(ctx, AL_HOOK_SENDMSG_UNIX);
 }
 
 /*

@@ -30,6 +30,7 @@ enum al_op {
 	AL_OP_CONNECT = 4, /* connect()/sendmsg() to an address, from an agent cgroup */
 	AL_OP_SOCKET = 5,  /* socket() in an agent cgroup */
 	AL_OP_OPEN = 6,    /* open/openat/openat2/creat by a tracked process */
+	AL_OP_UNIX = 7,    /* connect()/sendmsg() to a pathname UNIX socket, from an agent cgroup */
 };
 
 enum al_verdict {
@@ -44,6 +45,7 @@ enum al_reason {
 	AL_REASON_DNS = 2,           /* port 53 to something other than the resolver */
 	AL_REASON_UNKNOWN_AGENT = 3, /* the cgroup has our programs but no policy */
 	AL_REASON_SOCKET_TYPE = 4,   /* socket type/protocol the policy does not use */
+	AL_REASON_UNIX_PATH = 5,     /* a pathname UNIX socket: no policy reaches one */
 };
 
 enum al_hook {
@@ -52,6 +54,8 @@ enum al_hook {
 	AL_HOOK_SENDMSG4 = 3,
 	AL_HOOK_SENDMSG6 = 4,
 	AL_HOOK_SOCK_CREATE = 5,
+	AL_HOOK_CONNECT_UNIX = 6,
+	AL_HOOK_SENDMSG_UNIX = 7,
 };
 
 /* al_task.flags */
@@ -61,6 +65,7 @@ enum al_hook {
 
 #define AL_COMM_LEN 16
 #define AL_PATH_LEN 256
+#define AL_UNIX_PATH_LEN 108 /* sockaddr_un.sun_path */
 
 struct al_hdr {
 	__u16 op;
@@ -132,6 +137,19 @@ struct al_open_event {
 	__s32 ret; /* the file descriptor, or -errno */
 	__u32 open_flags;
 	char path[AL_PATH_LEN];
+};
+
+/* A pathname UNIX socket: sun_path as the caller passed it (maybe relative, not NUL-terminated). */
+struct al_unix_event {
+	struct al_hdr hdr;
+	struct al_task task;
+	__u8 hook;    /* enum al_hook */
+	__u8 verdict; /* enum al_verdict */
+	__u8 reason;  /* enum al_reason */
+	__u8 pad8;
+	__u32 path_len;
+	char path[AL_UNIX_PATH_LEN];
+	__u32 pad32;
 };
 
 #endif /* AIRLOCK_EVENTS_H */

@@ -48,6 +48,9 @@ static void act(const struct al_hdr *h, const void *data, size_t size)
 	} else if (h->op == AL_OP_SOCKET && size >= sizeof(struct al_socket_event)) {
 		denied = ((const struct al_socket_event *)data)->verdict == AL_DENY;
 		reason = "socket";
+	} else if (h->op == AL_OP_UNIX && size >= sizeof(struct al_unix_event)) {
+		denied = ((const struct al_unix_event *)data)->verdict == AL_DENY;
+		reason = "unix";
 	} else {
 		return;
 	}

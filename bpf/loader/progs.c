@@ -9,6 +9,10 @@
 #include "egress.skel.h"
 #include "audit.skel.h"
 
+/* Linux 6.7+ (the UAPI headers of Debian 12 predate them) */
+#define AL_ATTACH_UNIX_CONNECT ((enum bpf_attach_type)49)
+#define AL_ATTACH_UNIX_SENDMSG ((enum bpf_attach_type)50)
+
 static int prog_id(int fd, __u32 *id)
 {
 	struct bpf_prog_info info = {};
@@ -31,6 +35,8 @@ int progs_load(struct al_bpf *b)
 	e = b->egress = egress_bpf__open();
 	if (!e)
 		return -errno;
+	bpf_program__set_expected_attach_type(e->progs.al_connect_unix, AL_ATTACH_UNIX_CONNECT);
+	bpf_program__set_expected_attach_type(e->progs.al_sendmsg_unix, AL_ATTACH_UNIX_SENDMSG);
 	err = egress_bpf__load(e);
 	if (err)
 		return err;
@@ -63,6 +69,10 @@ int progs_load(struct al_bpf *b)
 		{ .name = "al_sendmsg6", .type = BPF_CGROUP_UDP6_SENDMSG, .fd = bpf_program__fd(e->progs.al_sendmsg6) },
 		{ .name = "al_sock_create", .type = BPF_CGROUP_INET_SOCK_CREATE,
 		  .fd = bpf_program__fd(e->progs.al_sock_create) },
+		{ .name = "al_connect_unix", .type = AL_ATTACH_UNIX_CONNECT,
+		  .fd = bpf_program__fd(e->progs.al_connect_unix) },
+		{ .name = "al_sendmsg_unix", .type = AL_ATTACH_UNIX_SENDMSG,
+		  .fd = bpf_program__fd(e->progs.al_sendmsg_unix) },
 	};
 	for (int i = 0; i < AL_CGROUP_PROGS; i++) {
 		err = prog_id(progs[i].fd, &progs[i].id);

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <linux/bpf.h>
 
-#define AL_CGROUP_PROGS 5
+#define AL_CGROUP_PROGS 7
 
 struct al_cgroup_prog {
 	const char *name;

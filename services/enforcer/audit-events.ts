@@ -118,6 +118,7 @@ const REASONS: Record<string, string> = {
   dns: 'DNS goes only to the appliance resolver',
   'unknown-agent': 'cgroup without a policy (fail closed)',
   'socket-type': 'socket kind not allowed by the policy',
+  'unix-path': 'no policy reaches a pathname UNIX socket',
 };
 
 export class AuditTranslator {
@@ -181,6 +182,10 @@ export class AuditTranslator {
         const family = e.family === 2 ? 'inet' : e.family === 10 ? 'inet6' : `family ${e.family}`;
         const kind = SOCKET_TYPES[e.socketType] ?? `type ${e.socketType}`;
         const fields = { time, pid: e.pid, exe, operation: 'socket', target: `${family}/${kind}/${e.protocol}`, layer: 'ebpf' as const, rule: REASONS[e.reason] ?? e.reason };
+        return e.verdict === 'allow' ? this.#allow(fields) : this.#deny(fields);
+      }
+      case 'unix': {
+        const fields = { time, pid: e.pid, exe, operation: e.hook === 'sendmsg_unix' ? 'send' : 'connect', target: `unix:${e.path}`, layer: 'ebpf' as const, rule: REASONS[e.reason] ?? e.reason };
         return e.verdict === 'allow' ? this.#allow(fields) : this.#deny(fields);
       }
     }

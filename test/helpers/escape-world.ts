@@ -112,6 +112,8 @@ export class EscapeWorld {
   readonly ns = new TestNetns();
   lport = 0;
   handle = '';
+  /** A UNIX stream socket on the host that any uid may connect to. */
+  readonly hostSocket: string;
   /** A process of the agent's uid outside any agent, for agents to aim at. */
   outsider!: ChildProcess;
   #outsiders: ChildProcess[] = [];
@@ -133,6 +135,7 @@ export class EscapeWorld {
     this.outsiderDir = join(this.root, 'outsider');
     this.cgroupParent = `/sys/fs/cgroup/pids/airlock-escape-${process.pid}`;
     this.away = join(this.cgroupParent, 'away');
+    this.hostSocket = join(this.root, 'host.sock');
   }
 
   static async create(): Promise<EscapeWorld> {
@@ -178,6 +181,10 @@ export class EscapeWorld {
     const loopback6 = acceptAndClose();
     await listen(loopback6, '::1', this.lport);
     this.#servers.push(loopback, loopback6);
+    const unix = acceptAndClose();
+    await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(this.hostSocket, resolve));
+    chmodSync(this.hostSocket, 0o777); // no permission stands in the way: only the enforcer may
+    this.#servers.push(unix);
     for (const [host, port] of [[this.ns.host4, 8080], [this.ns.host4, 53], [this.ns.host6, 8080], [this.ns.host6, 53]] as const) {
       const s = acceptAndClose();
       await listen(s, host, port);
@@ -244,6 +251,7 @@ export class EscapeWorld {
       lport: String(this.lport),
       away: this.away,
       handle: this.handle,
+      hostsock: this.hostSocket,
     };
   }
 

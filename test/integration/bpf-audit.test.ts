@@ -5,7 +5,8 @@
  * subsystem, and on_violation: kill ending the whole tree.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -241,5 +242,59 @@ describe('two loaders at once', () => {
       await new Promise((r) => setTimeout(r, 100)); // a record that came twice would be here by now
       expect(of('kaudit', id).map((e) => e.type), phase).toEqual([1423]);
     }
+  });
+});
+
+describe('pathname UNIX sockets', () => {
+  const probe = [
+    'import errno, json, socket, sys',
+    'res = []',
+    'for kind, p in zip(sys.argv[1::2], sys.argv[2::2]):',
+    '  s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if kind == "send" else socket.SOCK_STREAM)',
+    '  a = "\\0" + p[1:] if p.startswith("@") else p',
+    '  try:',
+    '    s.sendto(b"x", a) if kind == "send" else s.connect(a)',
+    '    res.append("ok")',
+    '  except OSError as e: res.append(errno.errorcode[e.errno])',
+    'print(json.dumps(res), flush=True)',
+  ].join('\n');
+  let server: Server;
+  let socketPath: string;
+
+  beforeAll(async () => {
+    socketPath = join(bin, 'host.sock');
+    server = createServer((c) => c.end());
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    chmodSync(socketPath, 0o777); // any uid may connect: the fence must not rest on permissions
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('under deny: a host socket is refused (EPERM) and reported; name-service probes and abstract addresses pass through', async () => {
+    const args = ['connect', socketPath, 'send', join(bin, 'nothing.sock'), 'connect', '/var/run/nscd/socket', 'connect', `@airlock-test-${process.pid}`];
+    const { id, proc } = await run(testPolicy({}), [PYTHON, '-c', probe, ...args]);
+    expect((await proc.exited).code).toBe(0);
+    // ENOENT and ECONNREFUSED: looked up as without the fence (nothing listens there)
+    expect(JSON.parse(proc.output())).toEqual(['EPERM', 'EPERM', 'ENOENT', 'ECONNREFUSED']);
+    await waitFor('the denials', () => bpfEvents(id).filter((e) => e.type === 'unix').length >= 2);
+    const unix = bpfEvents(id).filter((e) => e.type === 'unix');
+    expect(unix).toHaveLength(2);
+    expect(unix[0]).toMatchObject({ hook: 'connect_unix', verdict: 'deny', reason: 'unix-path', path: socketPath, pid: proc.pid, killed: false });
+    expect(unix[1]).toMatchObject({ hook: 'sendmsg_unix', path: join(bin, 'nothing.sock') });
+  });
+
+  it('under kill: the connect ends the tree', async () => {
+    const { id, cg, proc } = await run(killPolicy(), tree([PYTHON, '-c', probe, 'connect', socketPath]));
+    expect((await proc.exited).signal).toBe('SIGKILL');
+    await waitFor('the tree to be gone', () => cg.procs().length === 0, 2000);
+    expect(proc.output()).not.toContain('survived');
+    await waitFor('the killed event', () => of('killed', id).length > 0);
+    expect(of('killed', id)[0]).toMatchObject({ reason: 'unix', cgroupKill: true });
+  });
+
+  it('a process outside every agent connects as usual', async () => {
+    const outside = await startBlocked(undefined, [PYTHON, '-c', probe, 'connect', socketPath]);
+    outside.go();
+    expect((await outside.exited).code).toBe(0);
+    expect(JSON.parse(outside.output())).toEqual(['ok']);
   });
 });

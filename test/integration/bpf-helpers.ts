@@ -235,7 +235,7 @@ export function loadedPrograms(): string[] {
   return (JSON.parse(out) as Array<{ name?: string }>).map((p) => p.name ?? '');
 }
 
-export const OUR_PROGRAMS = ['al_connect4', 'al_connect6', 'al_sendmsg4', 'al_sendmsg6', 'al_sock_create', 'al_fork', 'al_exec', 'al_exit'];
+export const OUR_PROGRAMS = ['al_connect4', 'al_connect6', 'al_sendmsg4', 'al_sendmsg6', 'al_sock_create', 'al_connect_unix', 'al_sendmsg_unix', 'al_fork', 'al_exec', 'al_exit'];
 
 /** Alive and not a zombie. */
 export function isRunning(pid: number): boolean {

@@ -86,7 +86,13 @@ int main(void)
 	struct al_open_event o; memset(&o, 0, sizeof(o));
 	o.hdr.op = AL_OP_OPEN; o.hdr.size = sizeof(o); task(&o.task, 0);
 	o.ret = -13; o.open_flags = 0101; strcpy(o.path, "/etc/shadow");
-	hex("open", &o, sizeof(o), 1);
+	hex("open", &o, sizeof(o), 0);
+
+	struct al_unix_event u; memset(&u, 0, sizeof(u));
+	u.hdr.op = AL_OP_UNIX; u.hdr.size = sizeof(u); task(&u.task, AL_F_KILLED);
+	u.hook = AL_HOOK_SENDMSG_UNIX; u.verdict = AL_DENY; u.reason = AL_REASON_UNIX_PATH;
+	memset(u.path, 'x', sizeof(u.path)); memcpy(u.path, "/dev/log", 8); u.path_len = 8;
+	hex("unix", &u, sizeof(u), 1);
 	printf("}}\\n");
 	return 0;
 }
@@ -161,6 +167,10 @@ describe('decodeEvent on records filled by C', () => {
     expect(decodeEvent(sample('exit'))).toMatchObject({ type: 'exit', status: 768, exitCode: 3, signal: 0 });
     expect(decodeEvent(sample('socket'))).toMatchObject({ type: 'socket', verdict: 'deny', reason: 'socket-type', family: 10, socketType: 3, protocol: 58 });
     expect(decodeEvent(sample('open'))).toMatchObject({ type: 'open', ret: -13, flags: 0o101, path: '/etc/shadow' });
+  });
+
+  it('unix: the path is the caller\'s bytes up to path_len (sun_path need not end in a NUL)', () => {
+    expect(decodeEvent(sample('unix'))).toMatchObject({ type: 'unix', hook: 'sendmsg_unix', verdict: 'deny', reason: 'unix-path', path: '/dev/log', killed: true });
   });
 
   it('open and exec records may end after their string (the loader forwards only `size` bytes)', () => {

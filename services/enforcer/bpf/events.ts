@@ -11,10 +11,11 @@ import { BpfError, BpfErrorCodes } from '../errors.js';
 import { formatIp } from './ip.js';
 
 /** Op numbers of the wire format: never changed, never reused. */
-export const EventOp = { EXEC: 1, SPAWN: 2, EXIT: 3, CONNECT: 4, SOCKET: 5, OPEN: 6 } as const;
+export const EventOp = { EXEC: 1, SPAWN: 2, EXIT: 3, CONNECT: 4, SOCKET: 5, OPEN: 6, UNIX: 7 } as const;
 
 export const COMM_LEN = 16;
 export const PATH_LEN = 256;
+export const UNIX_PATH_LEN = 108;
 
 /** sizeof and offsetof of each struct, named as in C. */
 export const LAYOUT = {
@@ -26,6 +27,7 @@ export const LAYOUT = {
   al_connect_event: { sizeof: 80, hdr: 0, task: 16, hook: 48, verdict: 49, reason: 50, family: 51, protocol: 52, port: 54, rule: 56, addr: 64 },
   al_socket_event: { sizeof: 64, hdr: 0, task: 16, verdict: 48, reason: 49, family: 50, type: 52, protocol: 54 },
   al_open_event: { sizeof: 312, hdr: 0, task: 16, ret: 48, open_flags: 52, path: 56 },
+  al_unix_event: { sizeof: 168, hdr: 0, task: 16, hook: 48, verdict: 49, reason: 50, path_len: 52, path: 56 },
 } as const;
 
 /** Enum values shared with C (checked by the same test). */
@@ -37,31 +39,36 @@ export const CONSTANTS = {
   AL_REASON_DNS: 2,
   AL_REASON_UNKNOWN_AGENT: 3,
   AL_REASON_SOCKET_TYPE: 4,
+  AL_REASON_UNIX_PATH: 5,
   AL_HOOK_CONNECT4: 1,
   AL_HOOK_CONNECT6: 2,
   AL_HOOK_SENDMSG4: 3,
   AL_HOOK_SENDMSG6: 4,
   AL_HOOK_SOCK_CREATE: 5,
+  AL_HOOK_CONNECT_UNIX: 6,
+  AL_HOOK_SENDMSG_UNIX: 7,
   AL_F_KILLED: 1,
   AL_F_MAPPED: 2,
   AL_F_TRUNCATED: 4,
   AL_COMM_LEN: COMM_LEN,
   AL_PATH_LEN: PATH_LEN,
+  AL_UNIX_PATH_LEN: UNIX_PATH_LEN,
   AL_OP_EXEC: EventOp.EXEC,
   AL_OP_SPAWN: EventOp.SPAWN,
   AL_OP_EXIT: EventOp.EXIT,
   AL_OP_CONNECT: EventOp.CONNECT,
   AL_OP_SOCKET: EventOp.SOCKET,
   AL_OP_OPEN: EventOp.OPEN,
+  AL_OP_UNIX: EventOp.UNIX,
 } as const;
 
 export type Verdict = 'allow' | 'deny';
-export type Reason = 'rule' | 'no-rule' | 'dns' | 'unknown-agent' | 'socket-type';
-export type Hook = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'sock_create';
+export type Reason = 'rule' | 'no-rule' | 'dns' | 'unknown-agent' | 'socket-type' | 'unix-path';
+export type Hook = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'sock_create' | 'connect_unix' | 'sendmsg_unix';
 
 const VERDICTS: Verdict[] = ['allow', 'deny'];
-const REASONS: Reason[] = ['rule', 'no-rule', 'dns', 'unknown-agent', 'socket-type'];
-const HOOKS: Array<Hook | undefined> = [undefined, 'connect4', 'connect6', 'sendmsg4', 'sendmsg6', 'sock_create'];
+const REASONS: Reason[] = ['rule', 'no-rule', 'dns', 'unknown-agent', 'socket-type', 'unix-path'];
+const HOOKS: Array<Hook | undefined> = [undefined, 'connect4', 'connect6', 'sendmsg4', 'sendmsg6', 'sock_create', 'connect_unix', 'sendmsg_unix'];
 
 export interface EventBase {
   /** The loader's agent number (0: none); the client adds the agent id. */
@@ -133,7 +140,17 @@ export interface OpenEvent extends EventBase {
   flags: number;
 }
 
-export type BpfEvent = ExecEvent | SpawnEvent | ExitEvent | ConnectEvent | SocketEvent | OpenEvent;
+/** connect()/sendmsg() to a pathname UNIX socket (always a denial: no policy reaches one). */
+export interface UnixEvent extends EventBase {
+  type: 'unix';
+  hook: Hook;
+  verdict: Verdict;
+  reason: Reason;
+  /** sun_path as the caller passed it (it may be relative). */
+  path: string;
+}
+
+export type BpfEvent = ExecEvent | SpawnEvent | ExitEvent | ConnectEvent | SocketEvent | OpenEvent | UnixEvent;
 
 /** Exec and open records end after their string's NUL; the others are whole structs. */
 const MIN_SIZE: Record<number, number> = {
@@ -143,6 +160,7 @@ const MIN_SIZE: Record<number, number> = {
   [EventOp.CONNECT]: LAYOUT.al_connect_event.sizeof,
   [EventOp.SOCKET]: LAYOUT.al_socket_event.sizeof,
   [EventOp.OPEN]: LAYOUT.al_open_event.path + 1,
+  [EventOp.UNIX]: LAYOUT.al_unix_event.sizeof,
 };
 
 function malformed(message: string, buf: Buffer): BpfError {
@@ -227,6 +245,18 @@ export function decodeEvent(buf: Buffer): BpfEvent {
         family: buf.readUInt16LE(L.family),
         socketType: buf.readUInt16LE(L.type),
         protocol: buf.readUInt16LE(L.protocol),
+      };
+    }
+    case EventOp.UNIX: {
+      const L = LAYOUT.al_unix_event;
+      const length = Math.min(buf.readUInt32LE(L.path_len), UNIX_PATH_LEN);
+      return {
+        ...base,
+        type: 'unix',
+        hook: pick(HOOKS, buf.readUInt8(L.hook), 'hook', buf),
+        verdict: pick(VERDICTS, buf.readUInt8(L.verdict), 'verdict', buf),
+        reason: pick(REASONS, buf.readUInt8(L.reason), 'reason', buf),
+        path: cstr(buf, L.path, length),
       };
     }
     default: {

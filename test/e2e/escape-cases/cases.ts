@@ -15,7 +15,8 @@
  *   (TCP 53 8080 9090, UDP 53 5353), {host4} {host6} servers on the host end
  *   of its veth (TCP 53 8080), {lport} a loopback server (127.0.0.1 and ::1),
  *   {away} a cgroup delegated to the agent's uid, {handle} a file handle made
- *   on the host, {bin} the probe's folder.
+ *   on the host, {bin} the probe's folder, {hostsock} a UNIX stream socket on
+ *   the host that any uid may connect to.
  *
  * The last step of a row is the attempt; steps before it are allowed set-up.
  * Every row also runs outside any agent while agents run (`host`): the same
@@ -129,6 +130,8 @@ export const ESCAPE_CASES: EscapeCase[] = [
   { id: 'N14', name: 'UDP to the resolver on another port', group: 'network', profile: 'production', steps: ['udp:{ns4},5353'], errno: 'EPERM', audit: { layer: 'ebpf', operation: 'send', target: '{ns4}:5353/udp' }, host: NOBODY_OK },
   { id: 'N15', name: 'loopback from production (not granted)', group: 'network', profile: 'production', steps: ['tcp:127.0.0.1,{lport}'], errno: 'EACCES', audit: { layer: 'landlock', operation: 'connect', target: '127.0.0.1:{lport}/tcp' }, host: NOBODY_OK },
   { id: 'N16', name: 'any TCP from the sandbox (no network: no socket at all)', group: 'network', profile: 'sandbox', steps: ['tcp:127.0.0.1,{lport}'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'socket', target: 'socket', rule: 'network: socket kind not allowed' }, host: NOBODY_OK },
+  { id: 'N17', name: 'connect to a host UNIX socket any uid may write (no Landlock right covers it)', group: 'network', profile: 'development', steps: ['unix-connect:{hostsock}'], errno: 'EPERM', audit: { layer: 'ebpf', operation: 'connect', target: 'unix:{hostsock}', rule: 'no policy reaches a pathname UNIX socket' }, host: NOBODY_OK },
+  { id: 'N18', name: 'connect to a host UNIX socket from the sandbox', group: 'network', profile: 'sandbox', steps: ['unix-connect:{hostsock}'], errno: 'EPERM', audit: { layer: 'ebpf', operation: 'connect', target: 'unix:{hostsock}' }, host: NOBODY_OK },
 
   // ------------------------------------------------------------ socket kinds (seccomp, by socket() arguments)
   { id: 'S01', name: 'raw IPv4 socket', group: 'sockets', profile: 'production', steps: ['socket:2,3,1'], errno: 'EPERM', audit: { layer: 'seccomp', operation: 'socket', target: 'socket' }, host: ROOT_OK },

@@ -36,6 +36,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -288,6 +289,22 @@ static long do_fsopen(void)
 }
 
 /* connect (TCP) or one datagram (UDP) to ADDR,PORT; AF_INET6 when ADDR has a ':'. */
+/* connect() to a pathname UNIX socket */
+static long do_unix_connect(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(a.sun_path))
+		return errno = ENAMETOOLONG, -1;
+	strcpy(a.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return fail_close(s);
+	close(s);
+	return 0;
+}
+
 static long do_net(int type, const char *addr, int port)
 {
 	struct sockaddr_storage ss;
@@ -557,6 +574,8 @@ static long run(const char *op)
 		return do_net(SOCK_DGRAM, args[0], (int)num(1));
 	if (!strcmp(op, "socket"))
 		return do_socket((int)num(0), (int)num(1), (int)num(2));
+	if (!strcmp(op, "unix-connect"))
+		return do_unix_connect(args[0]);
 	if (!strcmp(op, "packet-socket"))
 		return do_socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	if (!strcmp(op, "cgroup-procs"))
