@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BpfLoader, type BpfEvent, type LoaderEvent } from '../../services/enforcer/bpf/index.js';
 import type { CompiledPolicy } from '../../services/enforcer/policy/index.js';
-import { isRunning, loadedPrograms, NETPROBE, OUR_PROGRAMS, PYTHON, recorder, removeTestParent, rule, startBlocked, TestCgroup, testPolicy, waitFor, type Started } from './bpf-helpers.js';
+import { isRunning, loadedPrograms, NETPROBE, noOtherLoaders, OUR_PROGRAMS, PYTHON, recorder, removeTestParent, rule, startBlocked, TestCgroup, testPolicy, waitFor, type Started } from './bpf-helpers.js';
 
 const FIXTURES = resolve(__dirname, 'bpf-fixtures');
 let bin: string;
@@ -24,6 +24,7 @@ let n = 0;
 beforeAll(async () => {
   bin = mkdtempSync(join(tmpdir(), 'airlock-bpf-audit-'));
   for (const f of ['landlock-deny', 'seccomp-deny']) execFileSync('cc', ['-Wall', '-Werror', '-o', join(bin, f), join(FIXTURES, `${f}.c`)]);
+  await noOtherLoaders(); // this file's loader is the audit daemon (the two-loader test relies on it)
   loader = await BpfLoader.start();
   rec = recorder(loader);
 });

@@ -246,3 +246,26 @@ export function isRunning(pid: number): boolean {
     return false;
   }
 }
+
+/** Pids of BPF loaders running on the host (ours or a broker's), by their name. */
+export function runningLoaders(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'airlock-bpf';
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * Waits until no other loader runs: a broker of an earlier suite lingers a
+ * few seconds, and when it stops, the host's audit settings change under a
+ * suite that compares them.
+ */
+export async function noOtherLoaders(): Promise<void> {
+  await waitFor('loaders of earlier suites to stop', () => runningLoaders().length === 0, 15_000);
+}

@@ -6,9 +6,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BpfLoader, defaultLoaderPath, egressTables, probeBpf } from '../../services/enforcer/bpf/index.js';
-import { loadedPrograms, OUR_PROGRAMS, probe, removeTestParent, rule, TestCgroup, testPolicy, waitFor } from './bpf-helpers.js';
+import { loadedPrograms, noOtherLoaders, OUR_PROGRAMS, probe, removeTestParent, rule, TestCgroup, testPolicy, waitFor } from './bpf-helpers.js';
 
 const LOADER = defaultLoaderPath();
 const cgroups: TestCgroup[] = [];
@@ -16,6 +16,9 @@ const cgroups: TestCgroup[] = [];
 afterEach(async () => {
   for (const cg of cgroups.splice(0)) await cg.destroy();
 });
+
+// The life-cycle tests compare the host's audit settings before and after.
+beforeAll(noOtherLoaders);
 
 afterAll(async () => {
   expect(removeTestParent()).toEqual([]);
