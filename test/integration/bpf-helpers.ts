@@ -5,7 +5,7 @@
  * connections and sockets and reports errno names.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BpfLoader, LoaderEvent } from '../../services/enforcer/bpf/index.js';
 import type { CompiledNetwork, CompiledPolicy } from '../../services/enforcer/policy/index.js';
@@ -103,6 +103,17 @@ export async function startBlocked(cg: TestCgroup | undefined, argv: string[], o
   // 'close': the process ended and its output has all been read
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
   await new Promise<void>((r, reject) => child.once('spawn', r).once('error', reject));
+  if (options.mountNamespace) {
+    // spawned is not yet unshared: wait until its namespace is its own
+    const ours = readlinkSync('/proc/self/ns/mnt');
+    await waitFor('the mount namespace of its own', () => {
+      try {
+        return readlinkSync(`/proc/${child.pid}/ns/mnt`) !== ours;
+      } catch {
+        return true; // it ended: nothing to wait for
+      }
+    });
+  }
   cg?.add(child.pid!);
   return { child, pid: child.pid!, output: () => out, errors: () => err, exited, go: () => child.stdin!.end('\n') };
 }
