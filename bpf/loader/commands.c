@@ -10,10 +10,13 @@
 #include "json.h"
 #include "opens.h"
 
-static const struct kaudit *kaudit;
+/* how long remove-agent waits for the kernel audit records logged before it */
+#define KAUDIT_BARRIER_MS 500
+
+static struct kaudit *kaudit;
 static struct ring_buffer *ring;
 
-void commands_init(const struct kaudit *k, struct ring_buffer *rb)
+void commands_init(struct kaudit *k, struct ring_buffer *rb)
 {
 	kaudit = k;
 	ring = rb;
@@ -85,6 +88,8 @@ static void handle(const struct jval *req, struct jw *w)
 		/* the agent's last records go out before its number can be reused */
 		events_drain(ring);
 		opens_read(true);
+		/* the kernel audit records of its last moments (Landlock, seccomp) too */
+		kaudit_barrier(kaudit, KAUDIT_BARRIER_MS);
 		if (agent_remove(id, &st))
 			return reply_error(w, &st);
 	} else {

@@ -19,7 +19,7 @@
 #include <bpf/libbpf.h>
 #include "kaudit.h"
 
-void commands_init(const struct kaudit *k, struct ring_buffer *rb);
+void commands_init(struct kaudit *k, struct ring_buffer *rb);
 /* Handles one request line (NUL-terminated, without the newline). */
 void commands_handle(const char *line);
 /* Replies to a line that could not be read whole. */

@@ -646,6 +646,46 @@ void kaudit_read(struct kaudit *k)
 	}
 }
 
+/*
+ * Every record the kernel queued before now has been handled: a user message
+ * of ours goes through the same queue (kauditd delivers in order), so once it
+ * comes back, nothing logged before it is still on its way. Waits at most
+ * `timeout_ms`; returns 0, or -ETIMEDOUT. Without audit enabled (Landlock
+ * logs nothing then) there is nothing to wait for.
+ */
+int kaudit_barrier(struct kaudit *k, int timeout_ms)
+{
+	char buf[RECORD_MAX + NLMSG_HDRLEN + 1] __attribute__((aligned(NLMSG_ALIGNTO)));
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	unsigned long long deadline = clock_ns(CLOCK_MONOTONIC) + timeout_ms * 1000000ULL;
+	static unsigned barriers;
+	char marker[48];
+	bool drained = false;
+
+	if (k->fd < 0 || k->mode == KAUDIT_OFF || !k->enabled)
+		return 0;
+	snprintf(marker, sizeof(marker), "airlock-barrier %d-%u", getpid(), ++barriers);
+	if (request(k->fd, AUDIT_USER, marker, strlen(marker) + 1, NULL, k->rb))
+		return 0; /* not sent (no CAP_AUDIT_WRITE): nothing to wait for */
+	for (;;) {
+		unsigned long long now = clock_ns(CLOCK_MONOTONIC);
+		struct pollfd p = { .fd = k->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000ULL) + 1) <= 0)
+			return -ETIMEDOUT;
+		while ((n = recv(k->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+			if ((size_t)n >= NLMSG_HDRLEN && h->nlmsg_type == AUDIT_USER) {
+				buf[n] = 0;
+				if (strstr(buf + NLMSG_HDRLEN, marker))
+					return 0;
+				continue;
+			}
+			on_record(buf, n, k->rb, &drained);
+		}
+	}
+}
+
 void kaudit_expire(struct kaudit *k)
 {
 	/* two timer ticks without a domain record: not one of our agents */

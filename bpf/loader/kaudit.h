@@ -55,6 +55,8 @@ void kaudit_open(struct kaudit *k, struct ring_buffer *rb);
 void kaudit_close(struct kaudit *k);
 /* Reads every pending record; the ring buffer is drained first so exits are known. */
 void kaudit_read(struct kaudit *k);
+/* Handles every record logged before the call (at most timeout_ms). 0 or -ETIMEDOUT. */
+int kaudit_barrier(struct kaudit *k, int timeout_ms);
 /* While listening: takes over as the daemon when the one there stopped. */
 void kaudit_watch(struct kaudit *k);
 /* Forgets Landlock records that never got their domain record. */

@@ -121,8 +121,6 @@ export interface RunResult {
 
 /** After the first process died by a signal: how long the layer that killed it may take to say so. */
 const CAUSE_GRACE_MS = 300;
-/** Kernel audit records come from a kernel thread a few ms after the denial. */
-const KAUDIT_SETTLE_MS = 25;
 
 export async function runAgent(options: RunAgentOptions): Promise<RunResult> {
   const t0 = performance.now();
@@ -271,9 +269,9 @@ async function supervise(ctx: SuperviseContext): Promise<RunResult> {
   if (end.by === 'exit' && end.signal !== null && !causeKnown) await monitor.settle(CAUSE_GRACE_MS);
   // The agent is its first process: whatever it leaves behind ends with it.
   await cg.kill();
-  // Late kernel audit records, then the loader's pending events (they arrive before its reply):
-  // a violation in a killing agent counts even when the agent exited before the kill landed.
-  await sleep(KAUDIT_SETTLE_MS);
+  // The loader answers only once it has handled its pending events and every kernel audit
+  // record logged before (an audit barrier), and they reach us before its reply: a violation
+  // in a killing agent counts even when the agent exited before the kill landed.
   await unregister().catch(() => undefined);
   monitor.stop();
   const usage = await cg.usage();

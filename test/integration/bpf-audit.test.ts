@@ -197,6 +197,21 @@ describe('on_violation: kill', () => {
     console.log(`kill after a Landlock denial: ${(killed.latencyNs / 1e6).toFixed(1)} ms (audit timestamps have ms resolution)`);
   });
 
+  it('remove-agent answers only once the kernel audit records logged before it are in: a denial just before the end is never lost', async () => {
+    for (let i = 0; i < 10; i++) {
+      const { id, cg, proc } = await run(testPolicy({}), [join(bin, 'landlock-deny'), '/etc/hostname', '10']);
+      // the moment the helper says so (not a polling interval later)
+      await new Promise<void>((resolve) => {
+        const check = (): void => (proc.output().includes('denied') ? resolve() : void proc.child.stdout!.once('data', () => setImmediate(check)));
+        check();
+      });
+      await loader.removeAgent(id); // at once: the record is still on its way from the kernel's audit thread
+      agents.splice(agents.findIndex((a) => a.id === id), 1);
+      await cg.destroy();
+      expect(of('kaudit', id).map((e) => e.layer), `run ${i}`).toEqual(['landlock']);
+    }
+  });
+
   it('a seccomp kill ends the rest of the tree; a logged seccomp denial under deny is reported and the agent goes on', async () => {
     const killing = await run(killPolicy(), tree([join(bin, 'seccomp-deny'), 'kill', '10']));
     expect((await killing.proc.exited).signal).toBe('SIGKILL');
