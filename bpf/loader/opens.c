@@ -39,14 +39,16 @@ void opens_close(void)
 	group = -1;
 }
 
-static bool same_mount_ns(int pid)
+/* 1: `pid` shares our mount namespace, 0: it has its own, -errno: cannot tell (refuse then). */
+static int same_mount_ns(int pid)
 {
 	char path[64];
 	struct stat mine, theirs;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	return stat("/proc/self/ns/mnt", &mine) == 0 && stat(path, &theirs) == 0 &&
-	       mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+	if (stat("/proc/self/ns/mnt", &mine) || stat(path, &theirs))
+		return -errno;
+	return mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo */
@@ -77,7 +79,12 @@ int opens_watch(int pid, char *why, size_t whylen)
 		snprintf(why, whylen, "fanotify is not available");
 		return -ENOSYS;
 	}
-	if (same_mount_ns(pid)) {
+	err = same_mount_ns(pid);
+	if (err < 0) {
+		snprintf(why, whylen, "the mount namespace of process %d: %s", pid, strerror(-err));
+		return err;
+	}
+	if (err) {
 		snprintf(why, whylen, "process %d shares the host's mount namespace: auditing its opens would tax the host",
 			 pid);
 		return -EINVAL;
