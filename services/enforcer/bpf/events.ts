@@ -182,6 +182,15 @@ function pick<T>(list: ReadonlyArray<T | undefined>, index: number, what: string
   return v;
 }
 
+/** The hook, verdict and reason bytes of a connect or UNIX socket record. */
+function decision(buf: Buffer, L: { hook: number; verdict: number; reason: number }): { hook: Hook; verdict: Verdict; reason: Reason } {
+  return {
+    hook: pick(HOOKS, buf.readUInt8(L.hook), 'hook', buf),
+    verdict: pick(VERDICTS, buf.readUInt8(L.verdict), 'verdict', buf),
+    reason: pick(REASONS, buf.readUInt8(L.reason), 'reason', buf),
+  };
+}
+
 /** Decodes one record. Throws BpfError(BPF_EVENT_MALFORMED) on a short or unknown record. */
 export function decodeEvent(buf: Buffer): BpfEvent {
   const H = LAYOUT.al_hdr;
@@ -224,9 +233,7 @@ export function decodeEvent(buf: Buffer): BpfEvent {
       return {
         ...base,
         type: 'connect',
-        hook: pick(HOOKS, buf.readUInt8(L.hook), 'hook', buf),
-        verdict: pick(VERDICTS, buf.readUInt8(L.verdict), 'verdict', buf),
-        reason: pick(REASONS, buf.readUInt8(L.reason), 'reason', buf),
+        ...decision(buf, L),
         family,
         mapped: (flags & CONSTANTS.AL_F_MAPPED) !== 0,
         address: formatIp(new Uint8Array(addr)),
@@ -253,9 +260,7 @@ export function decodeEvent(buf: Buffer): BpfEvent {
       return {
         ...base,
         type: 'unix',
-        hook: pick(HOOKS, buf.readUInt8(L.hook), 'hook', buf),
-        verdict: pick(VERDICTS, buf.readUInt8(L.verdict), 'verdict', buf),
-        reason: pick(REASONS, buf.readUInt8(L.reason), 'reason', buf),
+        ...decision(buf, L),
         path: cstr(buf, L.path, length),
       };
     }
