@@ -148,10 +148,15 @@ export function brokerProcesses(): Proc[] {
   return [...brokers, ...all.filter((p) => brokers.some((b) => b.pid === p.ppid))];
 }
 
+/** Every BPF loader running on the host (a probe aside). */
+export function runningLoaders(): Proc[] {
+  return processes().filter((p) => p.cmdline.includes('airlock-bpf') && !p.cmdline.includes('--probe'));
+}
+
 /** Loaders that are not a broker's (another suite's, or a developer's). */
 export function foreignLoaders(): Proc[] {
   const ours = new Set(brokerProcesses().map((p) => p.pid));
-  return processes().filter((p) => p.cmdline.includes('airlock-bpf') && !p.cmdline.includes('--probe') && !ours.has(p.pid));
+  return runningLoaders().filter((p) => !ours.has(p.pid));
 }
 
 /** Names of loaded BPF programs that are ours (al_*). */

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSy
 import { join, resolve } from 'node:path';
 import type { BpfLoader, LoaderEvent } from '../../services/enforcer/bpf/index.js';
 import type { CompiledNetwork, CompiledPolicy } from '../../services/enforcer/policy/index.js';
+import { runningLoaders } from '../helpers/enforcer-run.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const NETPROBE = resolve(__dirname, 'bpf-fixtures/netprobe.py');
@@ -256,20 +257,6 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Pids of BPF loaders running on the host (ours or a broker's), by their name. */
-export function runningLoaders(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'airlock-bpf';
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
 }
 
 /**

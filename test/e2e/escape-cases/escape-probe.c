@@ -205,6 +205,14 @@ static long do_name_to_handle(const char *path, int print)
 	return r;
 }
 
+/* An attempt that opens something: what it returned, the descriptor closed again. */
+static long opened_and_closed(long fd)
+{
+	if (fd >= 0)
+		close((int)fd);
+	return fd;
+}
+
 static long do_vm_readv(pid_t pid)
 {
 	char buf[8];
@@ -220,10 +228,7 @@ static long do_bpf(void)
 	attr.key_size = 4;
 	attr.value_size = 4;
 	attr.max_entries = 1;
-	long fd = syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
-	if (fd >= 0)
-		close((int)fd);
-	return fd;
+	return opened_and_closed(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr)));
 }
 
 static long do_perf(void)
@@ -233,20 +238,14 @@ static long do_perf(void)
 	attr.size = sizeof(attr);
 	attr.type = PERF_TYPE_SOFTWARE;
 	attr.config = PERF_COUNT_SW_CPU_CLOCK;
-	long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
-	if (fd >= 0)
-		close((int)fd);
-	return fd;
+	return opened_and_closed(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
 }
 
 static long do_io_uring(void)
 {
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
-	long fd = syscall(SYS_io_uring_setup, 4, &p);
-	if (fd >= 0)
-		close((int)fd);
-	return fd;
+	return opened_and_closed(syscall(SYS_io_uring_setup, 4, &p));
 }
 
 static long do_setns(const char *path)
@@ -282,10 +281,7 @@ static long do_memfd_exec(const char *exe)
 
 static long do_fsopen(void)
 {
-	long fd = syscall(430 /* fsopen */, "tmpfs", 0);
-	if (fd >= 0)
-		close((int)fd);
-	return fd;
+	return opened_and_closed(syscall(430 /* fsopen */, "tmpfs", 0));
 }
 
 /* connect (TCP) or one datagram (UDP) to ADDR,PORT; AF_INET6 when ADDR has a ':'. */
